@@ -1,0 +1,3 @@
+from kolorize.cli import main
+
+main()

@@ -1,0 +1,197 @@
+"""The `kolorize` command line. Thin on purpose: it parses, then calls the modules that do the
+work. Heavy imports (torch) happen inside the commands so `--help` stays instant.
+
+Errors a user can cause end as one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kolorize.errors import KolorizeError
+from kolorize.progress import set_quiet
+
+app = typer.Typer(
+    name="kolorize",
+    help="Colorize black-and-white photos with pix2pix GANs, and reproduce the colorization study.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+data_app = typer.Typer(
+    help="Prepare training data: photo folders or MS-COCO -> a fast, audited cache.",
+    no_args_is_help=True,
+)
+app.add_typer(data_app, name="data")
+
+
+def _echo(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+@app.callback()
+def _root(
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    set_quiet(quiet)
+
+
+# -- data ---------------------------------------------------------------------------------
+
+SizeOpt = Annotated[int, typer.Option("--size", help="Side of the square cached images, px.")]
+NOpt = Annotated[int, typer.Option("--n", help="How many usable images to take.")]
+ValOpt = Annotated[int, typer.Option("--val", help="How many of them go to validation.")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for the subset and the split.")]
+FitOpt = Annotated[
+    str, typer.Option("--fit", help="'stretch' to the square (as the study) or center-'crop'.")
+]
+ForceOpt = Annotated[
+    bool, typer.Option("--force", help="Rebuild even if OUT holds a different dataset.")
+]
+WorkersOpt = Annotated[
+    int | None, typer.Option("--workers", help="Decoding processes (default: CPU count, max 4).")
+]
+
+
+def _request(size: int, n: int, val: int, seed: int, fit: str):
+    from kolorize.data.prepare import PrepareRequest
+
+    if fit not in ("stretch", "crop"):
+        raise KolorizeError(f"--fit must be 'stretch' or 'crop', got {fit!r}")
+    return PrepareRequest(size=size, n=n, val=val, seed=seed, fit=fit)  # type: ignore[arg-type]
+
+
+@data_app.command("prepare")
+def data_prepare(
+    src: Annotated[
+        list[Path], typer.Argument(help="Photo folders (searched recursively) or files.")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the dataset cache.")],
+    size: SizeOpt = 256,
+    n: NOpt = 10_000,
+    val: ValOpt = 2_000,
+    seed: SeedOpt = 123,
+    fit: FitOpt = "stretch",
+    force: ForceOpt = False,
+    workers: WorkersOpt = None,
+) -> None:
+    """Check, subset, split, resize and cache photos from folders."""
+    from kolorize.data.prepare import prepare
+    from kolorize.data.sources import folder_candidates
+
+    request = _request(size, n, val, seed, fit)
+    prepare(folder_candidates(src), out, request, workers=workers, force=force, log=_echo)
+
+
+@data_app.command("coco")
+def data_coco(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the dataset cache.")],
+    split: Annotated[str, typer.Option("--split", help="train2017 or val2017.")] = "train2017",
+    size: SizeOpt = 256,
+    n: NOpt = 10_000,
+    val: ValOpt = 2_000,
+    seed: SeedOpt = 123,
+    fit: FitOpt = "stretch",
+    download_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--download-dir", help="Where the zip is kept (default ~/.cache/kolorize/coco)."
+        ),
+    ] = None,
+    url: Annotated[str | None, typer.Option("--url", help="Download from a mirror.")] = None,
+    md5: Annotated[str | None, typer.Option("--md5", help="Expected MD5 of the zip.")] = None,
+    force: ForceOpt = False,
+    workers: WorkersOpt = None,
+) -> None:
+    """Download an MS-COCO 2017 image zip (resumable, verified) and build the subset from it."""
+    from kolorize.data.coco import coco_candidates, fetch_coco_zip
+    from kolorize.data.prepare import prepare
+
+    request = _request(size, n, val, seed, fit)
+    zip_path = fetch_coco_zip(split, download_dir, url=url, md5=md5)
+    prepare(coco_candidates(zip_path, split), out, request, workers=workers, force=force, log=_echo)
+
+
+@data_app.command("info")
+def data_info(
+    directory: Annotated[Path, typer.Argument(help="A prepared dataset folder.")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object, for scripts.")] = False,
+) -> None:
+    """Counts, image size and skipped files (by reason) of a prepared dataset."""
+    from kolorize.data.cache import read_info
+
+    info = read_info(directory)
+    summary = {
+        "train": info["train"],
+        "val": info["val"],
+        "size": info["size"],
+        "skipped": info["skipped"],
+        "converted": info["converted"],
+        "seed": info["seed"],
+        "sources": info["sources"],
+        "examined": info["examined"],
+        "candidates": info["candidates"],
+    }
+    if as_json:
+        typer.echo(json.dumps(summary))
+        return
+    typer.echo(
+        f"{directory}: {info['train']} train / {info['val']} val at {info['size']}x{info['size']}"
+    )
+    typer.echo(f"sources: {', '.join(s['name'] + ' (' + s['path'] + ')' for s in info['sources'])}")
+    typer.echo(
+        f"examined {info['examined']} of {info['candidates']} candidate files, seed {info['seed']}"
+    )
+    skipped = info["skipped"]
+    typer.echo(
+        f"skipped: {sum(skipped.values())}" + "".join(f"\n  {k}: {v}" for k, v in skipped.items())
+    )
+    converted = info["converted"]
+    if converted:
+        typer.echo("converted:" + "".join(f"\n  {k}: {v}" for k, v in converted.items()))
+
+
+# -- entry point --------------------------------------------------------------------------
+
+
+def _is_usage_error(e: Exception) -> bool:
+    # Click's errors (Typer may vendor its own copy of click) all carry these two attributes.
+    return hasattr(e, "format_message") and hasattr(e, "exit_code")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: run the app, turning user errors into one line and exit code 2."""
+    try:
+        code = app(args=argv, prog_name="kolorize", standalone_mode=False)
+    except typer.Exit as e:
+        code = e.exit_code
+    except typer.Abort:
+        _echo("aborted")
+        code = 130
+    except KolorizeError as e:
+        _echo(f"error: {e}")
+        code = 2
+    except KeyboardInterrupt:
+        _echo("interrupted")
+        code = 130
+    except Exception as e:
+        if not _is_usage_error(e):
+            raise
+        if type(e).__name__ == "NoArgsIsHelpError":  # bare `kolorize` or `kolorize data`
+            typer.echo(e.format_message())  # type: ignore[attr-defined]
+            sys.exit(0)
+        ctx = getattr(e, "ctx", None)
+        where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        _echo(f"error: {e.format_message()}{where}")  # type: ignore[attr-defined]
+        code = 2
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

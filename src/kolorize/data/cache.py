@@ -1,0 +1,149 @@
+"""The prepared dataset on disk: resized uint8 RGB images in one flat file that is memory-mapped,
+plus the manifest (which photo is which row, its hash and split), the skipped-files report and
+a summary. Validation images come first, so the validation set stays the same when the subset
+grows.
+
+    DIR/info.json      summary: size, counts, seed, sources, skipped reasons
+    DIR/images.u8      uint8, shape (count, size, size, 3), row-major
+    DIR/manifest.csv   index, split, source, path, sha256, width, height, conversions
+    DIR/skipped.csv    source, path, reason, detail
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from kolorize.errors import KolorizeError
+
+FORMAT = "kolorize-cache/1"
+INFO, IMAGES, MANIFEST, SKIPPED = "info.json", "images.u8", "manifest.csv", "skipped.csv"
+MANIFEST_FIELDS = ["index", "split", "source", "path", "sha256", "width", "height", "conversions"]
+SKIPPED_FIELDS = ["source", "path", "reason", "detail"]
+
+
+@dataclass
+class ManifestRow:
+    index: int
+    split: str
+    source: str
+    path: str
+    sha256: str
+    width: int
+    height: int
+    conversions: str
+
+
+class CacheWriter:
+    """Streams images into a new cache folder next to `out`; `commit()` renames it into place,
+    so an interrupted run never leaves a half-written cache where a finished one belongs."""
+
+    def __init__(self, out: Path, size: int) -> None:
+        self.out = out
+        self.size = size
+        self.partial = out.parent / f".{out.name}.partial"
+        if self.partial.exists():
+            shutil.rmtree(self.partial)  # leftovers of a killed run
+        self.partial.mkdir(parents=True)
+        self._images: IO[bytes] = open(self.partial / IMAGES, "wb")  # noqa: SIM115
+        self.rows: list[ManifestRow] = []
+        self.skipped: list[dict[str, str]] = []
+
+    def add(self, rgb: np.ndarray, row: ManifestRow) -> None:
+        assert rgb.shape == (self.size, self.size, 3) and rgb.dtype == np.uint8
+        self._images.write(np.ascontiguousarray(rgb).tobytes())
+        self.rows.append(row)
+
+    def skip(self, source: str, path: str, reason: str, detail: str = "") -> None:
+        self.skipped.append({"source": source, "path": path, "reason": reason, "detail": detail})
+
+    def commit(self, info: dict[str, Any]) -> None:
+        self._images.close()
+        with open(self.partial / MANIFEST, "w", newline="") as f:
+            writer = csv.DictWriter(f, MANIFEST_FIELDS)
+            writer.writeheader()
+            writer.writerows(vars(r) for r in self.rows)
+        with open(self.partial / SKIPPED, "w", newline="") as f:
+            writer = csv.DictWriter(f, SKIPPED_FIELDS)
+            writer.writeheader()
+            writer.writerows(self.skipped)
+        info = {"format": FORMAT, "size": self.size, **info}
+        (self.partial / INFO).write_text(json.dumps(info, indent=2) + "\n")
+        _swap_into_place(self.partial, self.out)
+
+    def abort(self) -> None:
+        self._images.close()
+        shutil.rmtree(self.partial, ignore_errors=True)
+
+
+def _swap_into_place(new: Path, out: Path) -> None:
+    old = out.parent / f".{out.name}.old"
+    if out.exists():
+        if old.exists():
+            shutil.rmtree(old)
+        os.rename(out, old)
+    os.rename(new, out)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+@contextmanager
+def cache_writer(out: Path, size: int) -> Iterator[CacheWriter]:
+    writer = CacheWriter(out, size)
+    try:
+        yield writer
+    except BaseException:
+        writer.abort()
+        raise
+
+
+def read_info(root: str | Path) -> dict[str, Any]:
+    path = Path(root) / INFO
+    if not path.is_file():
+        raise KolorizeError(
+            f"{root} is not a prepared dataset (no {INFO}); run 'kolorize data prepare' first"
+        )
+    info = json.loads(path.read_text())
+    if info.get("format") != FORMAT:
+        raise KolorizeError(f"{root}: unknown cache format {info.get('format')!r}")
+    return info
+
+
+class ImageCache:
+    """Read side: memory-maps the images; train and val are contiguous row ranges."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.info = read_info(self.root)
+        self.size: int = int(self.info["size"])
+        self.n_val: int = int(self.info["val"])
+        self.n_train: int = int(self.info["train"])
+        count = self.n_val + self.n_train
+        expected = count * self.size * self.size * 3
+        path = self.root / IMAGES
+        if not path.is_file() or path.stat().st_size != expected:
+            raise KolorizeError(f"{path} is missing or has the wrong size; prepare the data again")
+        self.images = np.memmap(
+            path, dtype=np.uint8, mode="r", shape=(count, self.size, self.size, 3)
+        )
+
+    def split(self, name: str) -> np.ndarray:
+        """The (n, size, size, 3) uint8 rows of 'train' or 'val' (a memory-mapped view)."""
+        if name == "val":
+            return self.images[: self.n_val]
+        if name == "train":
+            return self.images[self.n_val :]
+        raise ValueError(f"unknown split {name!r}")
+
+    def manifest(self) -> list[dict[str, str]]:
+        with open(self.root / MANIFEST, newline="") as f:
+            return list(csv.DictReader(f))

@@ -1,0 +1,175 @@
+"""Opening real-world image files: every odd kind is either converted to plain sRGB or rejected
+with a short reason that ends up in the skipped-files report.
+
+Converted: CMYK (through its ICC profile when it has one), palette, 16-bit, alpha (composited
+on white), EXIF orientation, non-sRGB ICC profiles. Rejected: empty, not an image, truncated,
+corrupt, too small, too large (decompression bombs). Grayscale detection lives here too, but
+the caller decides what to do with a grayscale photo (training skips it, colorizing wants it).
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageCms, ImageFile, ImageOps, UnidentifiedImageError
+
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".jfif", ".jpe"}
+)
+
+# Pillow's own decompression-bomb warning threshold (~89 MP): larger files are refused.
+DEFAULT_MAX_PIXELS = 89_478_485
+DEFAULT_MIN_SIDE = 64
+# An image counts as grayscale when 99% of its pixels have max(R,G,B) - min(R,G,B) <= this.
+GRAYSCALE_SPREAD = 12
+
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+
+class ImageRejected(Exception):
+    """The file cannot be used; `reason` is a short category for reports."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass
+class LoadedImage:
+    image: Image.Image  # mode "RGB", upright
+    conversions: list[str] = field(default_factory=list)
+    source_mode: str = "RGB"
+    original_size: tuple[int, int] = (0, 0)  # (width, height) of the file, upright
+
+    @property
+    def source_is_gray(self) -> bool:
+        return self.source_mode in {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "F"}
+
+
+_SRGB = ImageCms.createProfile("sRGB")
+
+
+def _to_srgb_with_icc(img: Image.Image, conversions: list[str]) -> Image.Image:
+    icc = img.info.get("icc_profile")
+    if not icc or img.mode not in {"RGB", "CMYK"}:
+        return img
+    try:
+        src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        desc = (ImageCms.getProfileDescription(src) or "").strip().lower()
+        if img.mode == "RGB" and "srgb" in desc:
+            return img
+        out = ImageCms.profileToProfile(img, src, _SRGB, outputMode="RGB")
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return img  # a broken profile: fall back to treating the values as sRGB
+    conversions.append("icc->srgb")
+    return out
+
+
+def _composite_on_white(img: Image.Image) -> Image.Image:
+    rgba = img.convert("RGBA")
+    background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    return Image.alpha_composite(background, rgba).convert("RGB")
+
+
+def _high_bit_depth_to_rgb(img: Image.Image) -> Image.Image:
+    arr = np.asarray(img)
+    if img.mode == "F":
+        scaled = np.clip(arr, 0.0, 1.0) * 255.0
+    else:  # 16-bit stored as I;16* or as 32-bit "I"
+        scaled = np.clip(arr.astype(np.float64), 0, 65535) / 257.0
+    gray = Image.fromarray(np.round(scaled).astype(np.uint8), mode="L")
+    return gray.convert("RGB")
+
+
+def _convert_mode(img: Image.Image, conversions: list[str]) -> Image.Image:
+    mode = img.mode
+    if mode == "RGB":
+        return img
+    if mode == "CMYK":
+        conversions.append("cmyk->rgb")
+        return img.convert("RGB")
+    if mode in {"P", "PA"}:
+        conversions.append("palette->rgb")
+        if mode == "PA" or "transparency" in img.info:
+            return _composite_on_white(img)
+        return img.convert("RGB")
+    if mode in {"RGBA", "RGBa", "LA", "La"}:
+        conversions.append("alpha->white")
+        return _composite_on_white(img)
+    if mode in {"I", "I;16", "I;16B", "I;16L", "I;16N", "F"}:
+        conversions.append("16bit->8bit")
+        return _high_bit_depth_to_rgb(img)
+    conversions.append(f"{mode.lower()}->rgb")
+    return img.convert("RGB")
+
+
+def load_rgb(
+    source: bytes | str | Path,
+    *,
+    min_side: int = DEFAULT_MIN_SIDE,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    draft_size: int | None = None,
+) -> LoadedImage:
+    """Decode an image file (path or bytes) into an upright 8-bit sRGB PIL image.
+
+    `draft_size` lets JPEG decoding skip detail that a later resize to that size would discard
+    (the image may then come out smaller than the file, but never below `draft_size`).
+    Raises ImageRejected with a short reason for anything that cannot be used.
+    """
+    data = Path(source).read_bytes() if isinstance(source, (str, Path)) else source
+    if len(data) == 0:
+        raise ImageRejected("empty file")
+    conversions: list[str] = []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+            width, height = img.size
+            if width * height > max_pixels:
+                raise ImageRejected("too large", f"{width}x{height} pixels (limit {max_pixels})")
+            if draft_size and img.format == "JPEG":
+                img.draft(img.mode, (draft_size, draft_size))
+            img.load()
+    except ImageRejected:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise ImageRejected("too large", str(e)) from None
+    except UnidentifiedImageError:
+        raise ImageRejected("not an image") from None
+    except OSError as e:
+        reason = "truncated" if "truncat" in str(e).lower() else "corrupt"
+        raise ImageRejected(reason, str(e)) from None
+    except (ValueError, SyntaxError, EOFError, IndexError, TypeError, struct.error) as e:
+        raise ImageRejected("corrupt", str(e)) from None
+
+    source_mode = img.mode
+    try:
+        orientation = img.getexif().get(0x0112, 1)
+    except Exception:  # a malformed EXIF block should not cost the photo
+        orientation = 1
+    if orientation not in (None, 1):
+        img = ImageOps.exif_transpose(img)
+        conversions.append("exif-rotated")
+    if orientation in (5, 6, 7, 8):
+        width, height = height, width
+    if min(width, height) < min_side:
+        raise ImageRejected("too small", f"{width}x{height} (minimum side {min_side})")
+    img = _to_srgb_with_icc(img, conversions)
+    img = _convert_mode(img, conversions)
+    return LoadedImage(img, conversions, source_mode, (width, height))
+
+
+def is_grayscale(rgb: np.ndarray, spread: int = GRAYSCALE_SPREAD) -> bool:
+    """True when an (H, W, 3) uint8 image carries (almost) no colour to learn from."""
+    channel_spread = rgb.max(axis=-1).astype(np.int16) - rgb.min(axis=-1)
+    return bool(np.percentile(channel_spread, 99) <= spread)
+
+
+def is_image_path(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")

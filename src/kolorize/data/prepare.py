@@ -1,0 +1,211 @@
+"""From candidate photos to a training cache: a seeded, reproducible choice of N usable images,
+a train/val split, decoded and resized once, streamed to disk with flat memory.
+
+Candidates are visited in a seeded random order and checked one by one until N usable images
+are found, so the same sources, N and seed always give the same images and the same split,
+whatever the number of worker processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing as mp
+import time
+import zipfile
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from kolorize.data.cache import FORMAT, INFO, ManifestRow, cache_writer, read_info
+from kolorize.data.images import DEFAULT_MIN_SIDE, ImageRejected, is_grayscale, load_rgb
+from kolorize.data.sources import Candidate, describe_sources
+from kolorize.errors import KolorizeError
+from kolorize.progress import progress
+
+Fit = Literal["stretch", "crop"]
+
+
+@dataclass(frozen=True)
+class PrepareRequest:
+    size: int = 256
+    n: int = 10_000
+    val: int = 2_000
+    seed: int = 123
+    fit: Fit = "stretch"
+    min_side: int = DEFAULT_MIN_SIDE
+
+    def validate(self) -> None:
+        if self.size < 16:
+            raise KolorizeError(f"--size must be at least 16, got {self.size}")
+        if self.n < 2:
+            raise KolorizeError(f"--n must be at least 2, got {self.n}")
+        if not 0 <= self.val < self.n:
+            raise KolorizeError(f"--val must be between 0 and n-1 ({self.n - 1}), got {self.val}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "size": self.size, "n": self.n, "val": self.val, "seed": self.seed,
+            "fit": self.fit, "min_side": self.min_side,
+        }  # fmt: skip
+
+
+@dataclass
+class Outcome:
+    """What one worker made of one candidate."""
+
+    candidate: Candidate
+    rgb: np.ndarray | None = None
+    sha256: str = ""
+    width: int = 0
+    height: int = 0
+    conversions: tuple[str, ...] = ()
+    reason: str = ""
+    detail: str = ""
+
+
+def resize_photo(img: Image.Image, size: int, fit: Fit) -> Image.Image:
+    if fit == "crop":
+        return ImageOps.fit(img, (size, size), Image.Resampling.BICUBIC)
+    return img.resize((size, size), Image.Resampling.BICUBIC)
+
+
+def _process(args: tuple[Candidate, PrepareRequest]) -> Outcome:
+    candidate, req = args
+    try:
+        data = candidate.read_bytes()
+    except (OSError, zipfile.BadZipFile) as e:
+        return Outcome(candidate, reason="unreadable", detail=str(e))
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        loaded = load_rgb(data, min_side=req.min_side, draft_size=req.size)
+    except ImageRejected as e:
+        return Outcome(candidate, sha256=digest, reason=e.reason, detail=e.detail)
+    width, height = loaded.original_size
+    if loaded.source_is_gray:
+        return Outcome(candidate, sha256=digest, reason="grayscale", detail=loaded.source_mode)
+    rgb = np.asarray(resize_photo(loaded.image, req.size, req.fit), dtype=np.uint8)
+    if is_grayscale(rgb):
+        return Outcome(candidate, sha256=digest, reason="grayscale", detail="no colour")
+    return Outcome(candidate, rgb, digest, width, height, tuple(loaded.conversions))
+
+
+def _outcomes(ordered: Sequence[Candidate], req: PrepareRequest, workers: int) -> Iterator[Outcome]:
+    jobs = ((c, req) for c in ordered)
+    if workers <= 1:
+        yield from map(_process, jobs)
+        return
+    # fork keeps start-up cheap; imap keeps the seeded order, so results never depend on timing.
+    ctx = mp.get_context("fork")
+    with ctx.Pool(workers) as pool:
+        yield from pool.imap(_process, jobs, chunksize=8)
+
+
+def _split_counts(accepted: int, req: PrepareRequest) -> tuple[int, int]:
+    if accepted >= req.n:
+        return req.n - req.val, req.val
+    val = min(round(accepted * req.val / req.n), accepted - 1)
+    return accepted - val, val
+
+
+def prepare(
+    candidates: Sequence[Candidate],
+    out: str | Path,
+    req: PrepareRequest,
+    *,
+    workers: int | None = None,
+    force: bool = False,
+    log: Any = print,
+) -> dict[str, Any]:
+    """Build the cache in `out`; returns its info. Idempotent: an identical finished cache is
+    left alone (and reported), a different one needs `force`."""
+    req.validate()
+    out = Path(out)
+    sources = describe_sources(candidates)
+    if not candidates:
+        raise KolorizeError("no image files found in the given sources")
+    if (out / INFO).is_file():
+        existing = read_info(out)
+        same = existing.get("request") == req.as_dict() and existing.get("sources") == sources
+        if same and not force:
+            log(f"{out} already holds this dataset (same sources and settings): nothing to do")
+            return existing
+        if not force:
+            raise KolorizeError(
+                f"{out} already holds a dataset prepared with other sources or settings; "
+                "pass --force to rebuild it"
+            )
+    elif out.exists() and any(out.iterdir()):
+        raise KolorizeError(f"{out} exists and is not a kolorize dataset; choose an empty folder")
+
+    order = np.random.default_rng(req.seed).permutation(len(candidates))
+    ordered = [candidates[i] for i in order]
+    workers = workers if workers is not None else min(4, mp.cpu_count())
+    skipped: Counter[str] = Counter()
+    converted: Counter[str] = Counter()
+    examined = 0
+    started = time.perf_counter()
+    with (
+        cache_writer(out, req.size) as writer,
+        closing(_outcomes(ordered, req, workers)) as outcomes,
+        progress(total=min(req.n, len(ordered)), desc="preparing", unit="img") as bar,
+    ):
+        for outcome in outcomes:
+            examined += 1
+            c = outcome.candidate
+            if outcome.rgb is None:
+                skipped[outcome.reason] += 1
+                writer.skip(c.source, c.relpath, outcome.reason, outcome.detail)
+                continue
+            row = ManifestRow(
+                index=len(writer.rows), split="", source=c.source, path=c.relpath,
+                sha256=outcome.sha256, width=outcome.width, height=outcome.height,
+                conversions="+".join(outcome.conversions),
+            )  # fmt: skip
+            converted.update(outcome.conversions)
+            writer.add(outcome.rgb, row)
+            bar.update(1)
+            if len(writer.rows) == req.n:
+                break
+        accepted = len(writer.rows)
+        if accepted < 2:
+            raise KolorizeError(
+                f"only {accepted} usable image(s) among {examined} files; need at least 2"
+            )
+        n_train, n_val = _split_counts(accepted, req)
+        for row in writer.rows:
+            row.split = "val" if row.index < n_val else "train"
+        if accepted < req.n:
+            log(
+                f"asked for {req.n} images but only {accepted} usable ones exist: "
+                f"using {n_train} train / {n_val} val"
+            )
+        elapsed = time.perf_counter() - started
+        info = {
+            "train": n_train,
+            "val": n_val,
+            "count": accepted,
+            "seed": req.seed,
+            "request": req.as_dict(),
+            "sources": sources,
+            "candidates": len(candidates),
+            "examined": examined,
+            "skipped": dict(sorted(skipped.items())),
+            "converted": dict(sorted(converted.items())),
+            "seconds": round(elapsed, 2),
+        }
+        writer.commit(info)
+    log(
+        f"prepared {out}: {n_train} train / {n_val} val at {req.size}x{req.size}, "
+        f"{sum(skipped.values())} skipped "
+        f"({elapsed:.1f} s, {examined / max(elapsed, 1e-9):.0f} files/s)"
+    )
+    return read_info(out)
+
+
+__all__ = ["FORMAT", "PrepareRequest", "prepare", "resize_photo"]

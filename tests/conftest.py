@@ -1,0 +1,59 @@
+"""Shared fixtures. Real photos come from ../shared/data (never copied into the repository)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+PHOTOS = SHARED_DATA / "photos"
+BW = SHARED_DATA / "bw"
+
+
+def real_photo_paths(n: int) -> list[Path]:
+    paths = sorted(PHOTOS.glob("*.jpg"))
+    if len(paths) < n:
+        pytest.skip(f"needs {n} real photos in {PHOTOS}")
+    # a fixed, spread-out selection so tests see varied scenes
+    step = len(paths) // n
+    return paths[::step][:n]
+
+
+@pytest.fixture(autouse=True)
+def _seed_and_threads() -> None:
+    torch.manual_seed(0)
+    np.random.seed(0)
+
+
+@pytest.fixture
+def photo_dir(tmp_path: Path) -> Path:
+    """A folder of 24 real photos (copies in the test's temp dir)."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for p in real_photo_paths(24):
+        shutil.copy(p, folder / p.name)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A prepared 32x32 cache of 40 real photos (32 train / 8 val), shared by many tests."""
+    from kolorize.data.prepare import PrepareRequest, prepare
+    from kolorize.data.sources import folder_candidates
+
+    src = tmp_path_factory.mktemp("src")
+    for p in real_photo_paths(40):
+        shutil.copy(p, src / p.name)
+    out = tmp_path_factory.mktemp("data") / "tiny"
+    prepare(
+        folder_candidates([src]),
+        out,
+        PrepareRequest(size=32, n=40, val=8),
+        workers=1,
+        log=lambda *_: None,
+    )
+    return out
