@@ -157,6 +157,56 @@ def data_info(
         typer.echo("converted:" + "".join(f"\n  {k}: {v}" for k, v in converted.items()))
 
 
+# -- training ------------------------------------------------------------------------------
+
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override a config value, e.g. --set train.epochs=2 (repeatable)."),
+]
+DataOpt = Annotated[Path, typer.Option("--data", help="A prepared dataset folder.")]
+
+
+@app.command("train")
+def train_command(
+    config: Annotated[Path, typer.Argument(help="A run config (YAML), e.g. configs/unet_30.yaml.")],
+    data: DataOpt,
+    run_dir: Annotated[
+        Path | None, typer.Option("--run-dir", help="Where the run lives (default runs/NAME).")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue the run in --run-dir where it stopped.")
+    ] = False,
+    overrides: SetOpt = None,
+) -> None:
+    """Train one model (L1 pretraining or pix2pix GAN), resumable at any point.
+
+    Multi-GPU: torchrun --nproc-per-node N -m kolorize train ...
+    """
+    from kolorize.config import load_config, parse_set_options
+    from kolorize.train.trainer import train
+
+    cfg = load_config(config, parse_set_options(overrides or []))
+    target = run_dir or Path("runs") / config.stem
+    train(cfg, data, target, resume=resume, log=_echo)
+    _echo(f"run directory: {target}")
+
+
+@app.command("study")
+def study_command(
+    config: Annotated[Path, typer.Argument(help="A study file, e.g. configs/study.yaml.")],
+    data: DataOpt,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the study's runs.")],
+    overrides: SetOpt = None,
+) -> None:
+    """Train every model of a study in order; finished runs are skipped, interrupted ones
+    resumed, so running it again after a crash finishes the study."""
+    from kolorize.config import parse_set_options
+    from kolorize.train.study import load_study, run_study
+
+    study = load_study(config)
+    run_study(study, data, out, parse_set_options(overrides or []), log=_echo)
+
+
 # -- entry point --------------------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ def set_quiet(quiet: bool) -> None:
     _quiet = quiet
 
 
-def progress(iterable: Iterable[T] | None = None, **kwargs: Any) -> tqdm:
+def progress(iterable: Iterable[T] | None = None, *, enabled: bool = True, **kwargs: Any) -> tqdm:
     # disable=None lets tqdm switch itself off when stderr is not a terminal.
-    return tqdm(iterable, disable=True if _quiet else None, dynamic_ncols=True, **kwargs)
+    disable = True if (_quiet or not enabled) else None
+    return tqdm(iterable, disable=disable, dynamic_ncols=True, **kwargs)

@@ -1,0 +1,279 @@
+"""The one typed configuration of a training run. YAML files and `--set key=value` overrides are
+only ways to fill it; the resolved config is saved into every run directory.
+
+Keys are `section.field` (e.g. `train.epochs`, `generator.width`); a bare field name works when
+only one section has it (`epochs=2`). Unknown keys and ill-typed values are user errors with a
+suggestion, never silently ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from kolorize.errors import KolorizeError
+
+Norm = Literal["batch", "instance", "none"]
+
+
+@dataclass
+class GeneratorConfig:
+    arch: Literal["unet", "resnet18_unet"] = "unet"
+    width: int = 64  # channels of the first level (pix2pix's ngf; ResNet's base width)
+    levels: int = 8  # unet: down/up steps; inputs must be multiples of 2**levels
+    depth: int = 4  # resnet18_unet: residual stages used (1-4)
+    dropout: float = 0.5  # unet: in the innermost 512-channel decoder blocks, as pix2pix
+    norm: Norm = "batch"
+    pretrained: bool = False  # resnet18_unet: start the encoder from ImageNet weights
+    weights: str | None = None  # resnet18_unet: local ImageNet weights file (offline machines)
+
+
+@dataclass
+class DiscriminatorConfig:
+    width: int = 64
+    layers: int = 3  # 3 -> the 70x70 PatchGAN
+    norm: Norm = "batch"
+
+
+@dataclass
+class TrainConfig:
+    phase: Literal["pretrain", "gan"] = "gan"
+    epochs: int = 20
+    batch_size: int = 16
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    gan_loss: Literal["vanilla", "lsgan", "hinge", "wgan-gp"] = "vanilla"
+    lambda_l1: float = 100.0
+    gp_weight: float = 10.0  # wgan-gp only
+    lr_decay_epochs: int = 0  # linear decay to zero over the last N epochs (0: constant lr)
+    init_from: str | None = None  # run dir or .safetensors whose generator starts this run
+    seed: int = 123
+    deterministic: bool = False
+    device: str = "auto"  # auto, cpu, cuda, cuda:1, ...
+    amp: Literal["auto", "bf16", "off"] = "auto"  # bf16 autocast, on CUDA only
+    channels_last: Literal["auto", "on", "off"] = "auto"
+    compile: bool = False  # torch.compile the networks (CUDA)
+    checkpoint_every: int = 0  # also checkpoint every N steps (0: only at epoch ends)
+    keep_checkpoints: int = 2  # newest full checkpoints kept on disk
+    log_every: int = 25  # steps between TensorBoard points
+    samples: int = 8  # validation images in the per-epoch sample grid
+    val_images: int = 256  # validation images scored (L1) after each epoch; 0 to skip
+    loader_threads: int = 1
+
+
+@dataclass
+class RunConfig:
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+def _section_classes() -> dict[str, type]:
+    hints = typing.get_type_hints(RunConfig)
+    return {f.name: hints[f.name] for f in dataclasses.fields(RunConfig)}
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _coerce(key: str, value: Any, kind: Any) -> Any:
+    """Check (and gently convert) a YAML value against a field's type."""
+    origin = typing.get_origin(kind)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(kind)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _coerce(key, value, option)
+            except KolorizeError as e:
+                errors.append(str(e))
+        raise KolorizeError(errors[0] if errors else f"{key}: bad value {value!r}")
+    if origin is Literal:
+        allowed = typing.get_args(kind)
+        if value not in allowed:
+            raise KolorizeError(
+                f"{key} must be one of {', '.join(map(str, allowed))}; got {value!r}"
+            )
+        return value
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        raise KolorizeError(f"{key} must be true or false; got {value!r}")
+    if kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise KolorizeError(f"{key} must be a whole number; got {value!r}")
+    if kind is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)  # YAML reads "2e-4" as a string
+            except ValueError:
+                pass
+        raise KolorizeError(f"{key} must be a number; got {value!r}")
+    if kind is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise KolorizeError(f"{key} must be text; got {value!r}")
+    raise TypeError(f"unsupported config type {kind} for {key}")
+
+
+def _unknown(key: str, known: Iterable[str]) -> KolorizeError:
+    close = difflib.get_close_matches(key, list(known), n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return KolorizeError(f"unknown config key '{key}'{hint}")
+
+
+def all_keys() -> list[str]:
+    return [
+        f"{section}.{name}"
+        for section, cls in _section_classes().items()
+        for name in _field_types(cls)
+    ]
+
+
+def resolve_key(key: str) -> tuple[str, str]:
+    """'train.epochs' or a unique bare 'epochs' -> ('train', 'epochs')."""
+    classes = _section_classes()
+    if "." in key:
+        section, name = key.split(".", 1)
+        if section in classes and name in _field_types(classes[section]):
+            return section, name
+        raise _unknown(key, all_keys())
+    owners = [s for s, cls in classes.items() if key in _field_types(cls)]
+    if len(owners) == 1:
+        return owners[0], key
+    if len(owners) > 1:
+        raise KolorizeError(
+            f"config key '{key}' is ambiguous: say {' or '.join(f'{s}.{key}' for s in owners)}"
+        )
+    raise _unknown(key, all_keys() + [k.split(".", 1)[1] for k in all_keys()])
+
+
+def apply_overrides(cfg: RunConfig, overrides: Mapping[str, Any]) -> RunConfig:
+    """A new config with `{key: value}` applied (values already parsed from YAML)."""
+    data = cfg.to_dict()
+    classes = _section_classes()
+    for key, value in overrides.items():
+        section, name = resolve_key(str(key))
+        kind = _field_types(classes[section])[name]
+        data[section][name] = _coerce(f"{section}.{name}", value, kind)
+    return from_dict(data)
+
+
+def parse_set_options(items: Iterable[str]) -> dict[str, Any]:
+    """['train.epochs=2', 'width=8'] -> {'train.epochs': 2, 'width': 8}."""
+    parsed: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise KolorizeError(f"--set expects key=value, got {item!r}")
+        try:
+            parsed[key.strip()] = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError:
+            parsed[key.strip()] = raw
+    return parsed
+
+
+def from_dict(data: Mapping[str, Any]) -> RunConfig:
+    """Build a config from nested dicts (a YAML file), checking every key and value."""
+    if not isinstance(data, Mapping):
+        raise KolorizeError(
+            "a config must be a mapping of sections (generator, discriminator, train)"
+        )
+    classes = _section_classes()
+    sections: dict[str, Any] = {}
+    for section, values in data.items():
+        if section not in classes:
+            raise _unknown(str(section), classes)
+        if values is None:
+            values = {}
+        if not isinstance(values, Mapping):
+            raise KolorizeError(f"config section '{section}' must be a mapping")
+        types_ = _field_types(classes[section])
+        kwargs = {}
+        for name, value in values.items():
+            if name not in types_:
+                raise _unknown(f"{section}.{name}", all_keys())
+            kwargs[name] = _coerce(f"{section}.{name}", value, types_[name])
+        sections[section] = classes[section](**kwargs)
+    cfg = RunConfig(**sections)
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: RunConfig) -> None:
+    g, d, t = cfg.generator, cfg.discriminator, cfg.train
+    checks = [
+        (g.width >= 1, "generator.width must be at least 1"),
+        (1 <= g.levels <= 10, "generator.levels must be between 1 and 10"),
+        (1 <= g.depth <= 4, "generator.depth must be between 1 and 4"),
+        (0 <= g.dropout < 1, "generator.dropout must be in [0, 1)"),
+        (not (g.pretrained and g.arch == "resnet18_unet" and g.width != 64),
+         "generator.pretrained needs generator.width 64 (ImageNet ResNet18's width)"),
+        (d.width >= 1 and d.layers >= 1, "discriminator.width and layers must be at least 1"),
+        (t.epochs >= 1, "train.epochs must be at least 1"),
+        (t.batch_size >= 1, "train.batch_size must be at least 1"),
+        (t.lr_g > 0 and t.lr_d > 0, "learning rates must be positive"),
+        (0 <= t.beta1 < 1 and 0 <= t.beta2 < 1, "Adam betas must be in [0, 1)"),
+        (t.lambda_l1 >= 0, "train.lambda_l1 must not be negative"),
+        (0 <= t.lr_decay_epochs <= t.epochs, "train.lr_decay_epochs must be in [0, epochs]"),
+        (t.keep_checkpoints >= 1, "train.keep_checkpoints must be at least 1"),
+        (t.checkpoint_every >= 0 and t.log_every >= 1, "checkpoint/log intervals must be >= 0"),
+    ]  # fmt: skip
+    for ok, message in checks:
+        if not ok:
+            raise KolorizeError(message)
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise KolorizeError(f"no such config file: {path}")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise KolorizeError(f"{path} is not valid YAML: {str(e).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise KolorizeError(f"{path} must hold a mapping")
+    return data
+
+
+def load_config(
+    path: str | Path | None = None, overrides: Mapping[str, Any] | None = None
+) -> RunConfig:
+    """Defaults <- YAML file <- overrides."""
+    cfg = RunConfig()
+    if path is not None:
+        data = load_yaml(path)
+        try:
+            cfg = from_dict(data)
+        except KolorizeError as e:
+            raise KolorizeError(f"{path}: {e}") from None
+    cfg = apply_overrides(cfg, overrides or {})
+    validate(cfg)
+    return cfg

@@ -1,0 +1,55 @@
+"""Networks and their construction from the typed config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch import nn
+
+from kolorize.config import DiscriminatorConfig, GeneratorConfig
+from kolorize.models.layers import init_pix2pix
+from kolorize.models.patchgan import PatchDiscriminator
+from kolorize.models.resnet_unet import ResNetUNetGenerator
+from kolorize.models.unet import UNetGenerator
+
+
+def build_generator(cfg: GeneratorConfig, *, load_pretrained: bool = True) -> nn.Module:
+    """A generator mapping L (N, 1, H, W) to ab (N, 2, H, W) in [-1, 1].
+
+    `load_pretrained=False` skips fetching ImageNet weights (e.g. when a checkpoint will
+    overwrite them anyway)."""
+    if cfg.arch == "unet":
+        net: nn.Module = UNetGenerator(
+            1, 2, levels=cfg.levels, width=cfg.width, dropout=cfg.dropout, norm=cfg.norm
+        )
+        init_pix2pix(net)
+        return net
+    if cfg.arch == "resnet18_unet":
+        net = ResNetUNetGenerator(1, 2, width=cfg.width, depth=cfg.depth, norm=cfg.norm)
+        if cfg.pretrained and load_pretrained:
+            net.encoder.load_imagenet(_imagenet_resnet18(cfg.weights))
+        return net
+    raise ValueError(f"unknown generator arch {cfg.arch!r}")
+
+
+def _imagenet_resnet18(weights: str | None) -> dict:
+    """`generator.weights` may name the weights file itself or a folder holding it."""
+    from kolorize.errors import KolorizeError
+    from kolorize.weights import load_state_dict, locate_weights
+
+    if weights is not None and not Path(weights).exists():
+        raise KolorizeError(f"generator.weights: no such file or folder: {weights}")
+    if weights is not None and Path(weights).is_file():
+        return load_state_dict(Path(weights))
+    return load_state_dict(locate_weights("resnet18", weights))
+
+
+def build_discriminator(cfg: DiscriminatorConfig) -> nn.Module:
+    net = PatchDiscriminator(3, width=cfg.width, layers=cfg.layers, norm=cfg.norm)
+    init_pix2pix(net)
+    return net
+
+
+def input_multiple(generator: nn.Module) -> int:
+    """Input sides the generator accepts must be multiples of this."""
+    return int(getattr(generator, "multiple", 1))

@@ -1,0 +1,114 @@
+"""The "ResNet18 U-Net" colorizer: a ResNet18 encoder (ImageNet-initialised when asked, its
+first conv taking the L channel by summing the RGB kernels, as fastai's `create_body` does)
+and a U-Net decoder with a skip connection at every scale, ending in tanh.
+
+The encoder keeps torchvision's module names (conv1, bn1, layer1..layer4), so torchvision's
+ImageNet state dict loads into it directly. `width` and `depth` shrink it for tests.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchvision.models.resnet import BasicBlock
+
+from kolorize.models.layers import init_pix2pix, norm_layer
+
+
+def _stage(in_ch: int, out_ch: int, stride: int) -> nn.Sequential:
+    down = None
+    if stride != 1 or in_ch != out_ch:
+        down = nn.Sequential(
+            nn.Conv2d(in_ch, out_ch, 1, stride, bias=False), nn.BatchNorm2d(out_ch)
+        )
+    return nn.Sequential(BasicBlock(in_ch, out_ch, stride, down), BasicBlock(out_ch, out_ch))
+
+
+class ResNet18Encoder(nn.Module):
+    def __init__(self, in_channels: int = 1, width: int = 64, depth: int = 4) -> None:
+        super().__init__()
+        self.depth = depth
+        self.conv1 = nn.Conv2d(in_channels, width, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        widths = [width, width * 2, width * 4, width * 8][:depth]
+        self.channels = [width, *widths]  # channels of each feature map, finest first
+        for i, w in enumerate(widths):
+            prev = width if i == 0 else widths[i - 1]
+            setattr(self, f"layer{i + 1}", _stage(prev, w, 1 if i == 0 else 2))
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        x = self.relu(self.bn1(self.conv1(x)))
+        features = [x]  # 1/2
+        x = self.maxpool(x)
+        for i in range(self.depth):
+            x = getattr(self, f"layer{i + 1}")(x)
+            features.append(x)  # 1/4, 1/8, 1/16, 1/32
+        return features
+
+    def load_imagenet(self, state: dict[str, torch.Tensor]) -> None:
+        """Load torchvision's resnet18 weights, adapting conv1 to our input channels."""
+        state = {k: v for k, v in state.items() if not k.startswith("fc.")}
+        state = {
+            k: v for k, v in state.items() if not k.startswith("layer") or int(k[5]) <= self.depth
+        }
+        conv1 = state["conv1.weight"]
+        if self.conv1.in_channels != conv1.shape[1]:
+            if self.conv1.in_channels != 1:
+                raise ValueError("ImageNet weights adapt to 1 or 3 input channels only")
+            state["conv1.weight"] = conv1.sum(dim=1, keepdim=True)
+        self.load_state_dict(state, strict=True)
+
+
+class _UpBlock(nn.Module):
+    """Upsample x2, concatenate the skip, two 3x3 convs."""
+
+    def __init__(self, in_ch: int, skip_ch: int, out_ch: int, norm: str) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(in_ch + skip_ch, out_ch, 3, 1, 1, bias=norm != "batch"),
+            norm_layer(norm, out_ch),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(out_ch, out_ch, 3, 1, 1, bias=norm != "batch"),
+            norm_layer(norm, out_ch),
+            nn.ReLU(inplace=True),
+        )
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+        return self.body(torch.cat([x, skip], dim=1))
+
+
+class ResNetUNetGenerator(nn.Module):
+    def __init__(
+        self,
+        in_channels: int = 1,
+        out_channels: int = 2,
+        *,
+        width: int = 64,
+        depth: int = 4,
+        norm: str = "batch",
+    ) -> None:
+        super().__init__()
+        self.encoder = ResNet18Encoder(in_channels, width, depth)
+        ch = self.encoder.channels  # e.g. [64, 64, 128, 256, 512]
+        # Each decoder block returns to the resolution (and the channel count) of its skip.
+        self.decoder = nn.ModuleList(
+            _UpBlock(ch[i + 1], ch[i], ch[i], norm) for i in range(len(ch) - 2, -1, -1)
+        )
+        head = max(width // 2, 8)
+        self.head = _UpBlock(ch[0], in_channels, head, norm)  # back to full size, sees L itself
+        self.out = nn.Conv2d(head, out_channels, 1)
+        self.multiple = 1  # decoder blocks resize to their skip, so any input size works
+        init_pix2pix(self.decoder)
+        init_pix2pix(self.head)
+        init_pix2pix(self.out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = self.encoder(x)
+        y = features[-1]
+        for block, skip in zip(self.decoder, reversed(features[:-1]), strict=True):
+            y = block(y, skip)
+        return torch.tanh(self.out(self.head(y, x)))

@@ -1,0 +1,86 @@
+"""Full training checkpoints: networks, optimizers, schedulers, counters, RNG states and the
+config, written atomically (temp file, fsync, rename) so a crash never leaves a half file.
+Names sort by progress; the newest readable one is where `--resume` continues."""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from kolorize.errors import KolorizeError
+
+CHECKPOINTS = "checkpoints"
+_NAME = re.compile(r"^ckpt-e(\d+)-s(\d+)\.pt$")
+
+
+def checkpoint_dir(run_dir: Path) -> Path:
+    return run_dir / CHECKPOINTS
+
+
+def _progress(path: Path) -> tuple[int, int]:
+    m = _NAME.match(path.name)
+    assert m is not None
+    return int(m.group(1)), int(m.group(2))
+
+
+def list_checkpoints(run_dir: Path) -> list[Path]:
+    folder = checkpoint_dir(run_dir)
+    if not folder.is_dir():
+        return []
+    return sorted((p for p in folder.iterdir() if _NAME.match(p.name)), key=_progress)
+
+
+def save_checkpoint(run_dir: Path, state: dict[str, Any], *, keep: int) -> Path:
+    folder = checkpoint_dir(run_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"ckpt-e{state['epoch']:04d}-s{state['step']:09d}.pt"
+    tmp = folder / f".{path.name}.tmp-{os.getpid()}"
+    with open(tmp, "wb") as f:
+        torch.save(state, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    for old in list_checkpoints(run_dir)[:-keep]:
+        old.unlink(missing_ok=True)
+    return path
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise KolorizeError(f"checkpoint {path} cannot be read: {e}") from None
+
+
+def latest_checkpoint(run_dir: Path) -> tuple[Path, dict[str, Any]] | None:
+    """The newest checkpoint that loads (an unreadable newest one is skipped, not trusted)."""
+    for path in reversed(list_checkpoints(run_dir)):
+        try:
+            return path, load_checkpoint(path)
+        except KolorizeError:
+            continue
+    return None
+
+
+def rng_state() -> dict[str, Any]:
+    state: dict[str, Any] = {"torch": torch.get_rng_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate(_as_tuple(state["python"]))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _as_tuple(value: Any) -> Any:
+    # torch.load gives lists back where random.setstate needs tuples
+    return tuple(_as_tuple(v) for v in value) if isinstance(value, (list, tuple)) else value

@@ -1,0 +1,152 @@
+"""A study: several training runs chained by one YAML file, run in order, each in OUT/<name>.
+
+    set: {generator.pretrained: false}        # optional, applies to every run
+    runs:
+      - name: U-Net_30
+        config: unet_30.yaml                  # relative to the study file
+      - name: Vanilla_GAN_20
+        config: vanilla_gan_20.yaml
+        init_from: U-Net_30                   # starts from that run's generator
+      - name: LS_GAN_30
+        continue_from: LS_GAN_20              # the same run, trained for more epochs
+        extra_epochs: 10
+
+Running a study again skips what is finished and resumes what was interrupted, so re-running
+after a crash finishes it. Overrides from the command line apply to every run (a
+continuation inherits them from the run it continues).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kolorize.config import RunConfig, apply_overrides, from_dict, load_config, load_yaml
+from kolorize.errors import KolorizeError
+from kolorize.models.files import GENERATOR_FILE
+from kolorize.train.checkpoint import checkpoint_dir, latest_checkpoint, list_checkpoints
+from kolorize.train.trainer import CONFIG_FILE, is_finished, train
+
+_RUN_KEYS = {"name", "config", "init_from", "continue_from", "extra_epochs", "set"}
+
+
+@dataclass
+class StudyRun:
+    name: str
+    config: Path | None = None
+    init_from: str | None = None
+    continue_from: str | None = None
+    extra_epochs: int = 0
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Study:
+    path: Path
+    runs: list[StudyRun]
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def names(self) -> list[str]:
+        return [r.name for r in self.runs]
+
+
+def load_study(path: str | Path) -> Study:
+    path = Path(path)
+    data = load_yaml(path)
+    unknown = set(data) - {"runs", "set"}
+    if unknown:
+        raise KolorizeError(f"{path}: unknown study key(s) {', '.join(sorted(unknown))}")
+    runs: list[StudyRun] = []
+    for i, entry in enumerate(data.get("runs") or []):
+        if not isinstance(entry, Mapping) or "name" not in entry:
+            raise KolorizeError(f"{path}: run #{i + 1} needs at least a name")
+        bad = set(entry) - _RUN_KEYS
+        if bad:
+            raise KolorizeError(
+                f"{path}: run {entry['name']}: unknown key(s) {', '.join(sorted(bad))}"
+            )
+        run = StudyRun(
+            name=str(entry["name"]),
+            config=(path.parent / entry["config"]) if entry.get("config") else None,
+            init_from=entry.get("init_from"),
+            continue_from=entry.get("continue_from"),
+            extra_epochs=int(entry.get("extra_epochs", 0)),
+            overrides=dict(entry.get("set") or {}),
+        )
+        earlier = [r.name for r in runs]
+        for ref in (run.init_from, run.continue_from):
+            if ref is not None and ref not in earlier:
+                raise KolorizeError(
+                    f"{path}: run {run.name} refers to {ref}, which is not an earlier run"
+                )
+        if (run.config is None) == (run.continue_from is None):
+            raise KolorizeError(f"{path}: run {run.name} needs either config or continue_from")
+        if run.name in earlier:
+            raise KolorizeError(f"{path}: two runs are named {run.name}")
+        runs.append(run)
+    if not runs:
+        raise KolorizeError(f"{path}: a study needs at least one run")
+    return Study(path, runs, dict(data.get("set") or {}))
+
+
+def run_config(study: Study, run: StudyRun, out: Path, overrides: Mapping[str, Any]) -> RunConfig:
+    """The resolved config of one run of the study."""
+    if run.continue_from is not None:
+        parent = out / run.continue_from
+        saved = parent / CONFIG_FILE
+        if not saved.is_file():
+            raise KolorizeError(f"{run.name} continues {run.continue_from}, which has not run yet")
+        base = from_dict(load_yaml(saved))
+        cfg = apply_overrides(base, {"train.epochs": base.train.epochs + run.extra_epochs})
+        return apply_overrides(cfg, run.overrides)
+    cfg = load_config(run.config, {**study.overrides, **run.overrides, **overrides})
+    if run.init_from is not None:
+        cfg = apply_overrides(cfg, {"train.init_from": str(out / run.init_from / GENERATOR_FILE)})
+    return cfg
+
+
+def _seed_continuation(parent: Path, run_dir: Path) -> None:
+    """Start a continuation from the parent's newest checkpoint (copied, never moved)."""
+    found = latest_checkpoint(parent)
+    if found is None:
+        raise KolorizeError(f"{parent} has no checkpoint to continue from")
+    target = checkpoint_dir(run_dir)
+    target.mkdir(parents=True, exist_ok=True)
+    tmp = target / f".{found[0].name}.tmp"
+    shutil.copyfile(found[0], tmp)
+    tmp.rename(target / found[0].name)
+
+
+def run_study(
+    study: Study,
+    data_dir: str | Path,
+    out: str | Path,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    log: Callable[[str], None] = print,
+) -> list[Path]:
+    """Train every run that is not finished; returns the run directories in study order."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    overrides = dict(overrides or {})
+    for run in study.runs:  # check every config before spending time on training
+        if run.continue_from is None:
+            run_config(study, run, out, overrides)
+    trained = 0
+    for run in study.runs:
+        run_dir = out / run.name
+        cfg = run_config(study, run, out, overrides)
+        if is_finished(run_dir, cfg.train.epochs):
+            log(f"{run.name}: finished ({cfg.train.epochs} epochs), skipping")
+            continue
+        if run.continue_from is not None and not list_checkpoints(run_dir):
+            _seed_continuation(out / run.continue_from, run_dir)
+        train(cfg, data_dir, run_dir, resume=bool(list_checkpoints(run_dir)), log=log)
+        trained += 1
+    if trained == 0:
+        log(f"all {len(study.runs)} runs of the study are finished: nothing to train")
+    return [out / r.name for r in study.runs]
