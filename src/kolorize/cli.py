@@ -207,6 +207,12 @@ def study_command(
     run_study(study, data, out, parse_set_options(overrides or []), log=_echo)
 
 
+# -- evaluation and report ------------------------------------------------------------------
+
+
+# -- colorizing for people ------------------------------------------------------------------
+
+
 # -- entry point --------------------------------------------------------------------------
 
 
