@@ -175,3 +175,22 @@ def test_info_text_lists_skip_reasons(tmp_path):
     )
     text = run_cli("data", "info", str(tmp_path / "d")).out
     assert "truncated: 1" in text and "grayscale: 3" in text
+
+
+def test_validation_can_come_from_its_own_folder(tmp_path):
+    train_dir, val_dir = tmp_path / "train", tmp_path / "held_out"
+    for folder, paths in (
+        (train_dir, real_photo_paths(12)[:8]),
+        (val_dir, real_photo_paths(12)[8:]),
+    ):
+        folder.mkdir()
+        for p in paths:
+            shutil.copy(p, folder / p.name)
+    args = ["data", "prepare", str(train_dir), "--val-src", str(val_dir), "--out", str(tmp_path / "d"),
+            "--size", "32", "--n", "10", "--val", "3"]  # fmt: skip
+    result = run_cli(*args)
+    assert result.code == 0, result.err
+    rows = ImageCache(tmp_path / "d").manifest()
+    assert [r["source"] for r in rows if r["split"] == "val"] == ["held_out"] * 3
+    assert {r["source"] for r in rows if r["split"] == "train"} == {"train"}
+    assert sum(r["split"] == "train" for r in rows) == 7

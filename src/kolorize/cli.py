@@ -78,6 +78,10 @@ def data_prepare(
     val: ValOpt = 2_000,
     seed: SeedOpt = 123,
     fit: FitOpt = "stretch",
+    val_src: Annotated[
+        list[Path] | None,
+        typer.Option("--val-src", help="Take the validation images only from here (repeatable)."),
+    ] = None,
     force: ForceOpt = False,
     workers: WorkersOpt = None,
 ) -> None:
@@ -86,7 +90,11 @@ def data_prepare(
     from kolorize.data.sources import folder_candidates
 
     request = _request(size, n, val, seed, fit)
-    prepare(folder_candidates(src), out, request, workers=workers, force=force, log=_echo)
+    val_candidates = folder_candidates(val_src) if val_src else None
+    prepare(
+        folder_candidates(src), out, request,
+        val_candidates=val_candidates, workers=workers, force=force, log=_echo,
+    )  # fmt: skip
 
 
 @data_app.command("coco")

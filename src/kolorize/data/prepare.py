@@ -15,14 +15,14 @@ import zipfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 from PIL import Image, ImageOps
 
-from kolorize.data.cache import FORMAT, INFO, ManifestRow, cache_writer, read_info
+from kolorize.data.cache import FORMAT, INFO, CacheWriter, ManifestRow, cache_writer, read_info
 from kolorize.data.images import DEFAULT_MIN_SIDE, ImageRejected, is_grayscale, load_rgb
 from kolorize.data.sources import Candidate, describe_sources
 from kolorize.errors import KolorizeError
@@ -113,22 +113,76 @@ def _split_counts(accepted: int, req: PrepareRequest) -> tuple[int, int]:
     return accepted - val, val
 
 
+@dataclass
+class _Tally:
+    examined: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    converted: Counter[str] = field(default_factory=Counter)
+
+
+def _collect(
+    candidates: Sequence[Candidate],
+    limit: int,
+    req: PrepareRequest,
+    writer: CacheWriter,
+    tally: _Tally,
+    workers: int,
+    bar: Any,
+) -> int:
+    """Visit candidates in seeded order, writing usable ones until `limit` are written."""
+    if limit <= 0 or not candidates:
+        return 0
+    order = np.random.default_rng(req.seed).permutation(len(candidates))
+    ordered = [candidates[i] for i in order]
+    written = 0
+    with closing(_outcomes(ordered, req, workers)) as outcomes:
+        for outcome in outcomes:
+            tally.examined += 1
+            c = outcome.candidate
+            if outcome.rgb is None:
+                tally.skipped[outcome.reason] += 1
+                writer.skip(c.source, c.relpath, outcome.reason, outcome.detail)
+                continue
+            row = ManifestRow(
+                index=len(writer.rows), split="", source=c.source, path=c.relpath,
+                sha256=outcome.sha256, width=outcome.width, height=outcome.height,
+                conversions="+".join(outcome.conversions),
+            )  # fmt: skip
+            tally.converted.update(outcome.conversions)
+            writer.add(outcome.rgb, row)
+            written += 1
+            bar.update(1)
+            if written == limit:
+                break
+    return written
+
+
 def prepare(
     candidates: Sequence[Candidate],
     out: str | Path,
     req: PrepareRequest,
     *,
+    val_candidates: Sequence[Candidate] | None = None,
     workers: int | None = None,
     force: bool = False,
     log: Any = print,
 ) -> dict[str, Any]:
     """Build the cache in `out`; returns its info. Idempotent: an identical finished cache is
-    left alone (and reported), a different one needs `force`."""
+    left alone (and reported), a different one needs `force`.
+
+    With `val_candidates` the validation images come only from those (e.g. photos kept apart
+    from training), the training images only from `candidates`; otherwise one seeded subset of
+    `candidates` is split.
+    """
     req.validate()
     out = Path(out)
     sources = describe_sources(candidates)
+    if val_candidates is not None:
+        sources += [{**s, "split": "val"} for s in describe_sources(val_candidates)]
     if not candidates:
         raise KolorizeError("no image files found in the given sources")
+    if val_candidates is not None and not val_candidates:
+        raise KolorizeError("no image files found in the validation sources")
     if (out / INFO).is_file():
         existing = read_info(out)
         same = existing.get("request") == req.as_dict() and existing.get("sources") == sources
@@ -143,67 +197,52 @@ def prepare(
     elif out.exists() and any(out.iterdir()):
         raise KolorizeError(f"{out} exists and is not a kolorize dataset; choose an empty folder")
 
-    order = np.random.default_rng(req.seed).permutation(len(candidates))
-    ordered = [candidates[i] for i in order]
     workers = workers if workers is not None else min(4, mp.cpu_count())
-    skipped: Counter[str] = Counter()
-    converted: Counter[str] = Counter()
-    examined = 0
+    tally = _Tally()
     started = time.perf_counter()
+    total = min(req.n, len(candidates) + len(val_candidates or []))
     with (
         cache_writer(out, req.size) as writer,
-        closing(_outcomes(ordered, req, workers)) as outcomes,
-        progress(total=min(req.n, len(ordered)), desc="preparing", unit="img") as bar,
+        progress(total=total, desc="preparing", unit="img") as bar,
     ):
-        for outcome in outcomes:
-            examined += 1
-            c = outcome.candidate
-            if outcome.rgb is None:
-                skipped[outcome.reason] += 1
-                writer.skip(c.source, c.relpath, outcome.reason, outcome.detail)
-                continue
-            row = ManifestRow(
-                index=len(writer.rows), split="", source=c.source, path=c.relpath,
-                sha256=outcome.sha256, width=outcome.width, height=outcome.height,
-                conversions="+".join(outcome.conversions),
-            )  # fmt: skip
-            converted.update(outcome.conversions)
-            writer.add(outcome.rgb, row)
-            bar.update(1)
-            if len(writer.rows) == req.n:
-                break
-        accepted = len(writer.rows)
-        if accepted < 2:
-            raise KolorizeError(
-                f"only {accepted} usable image(s) among {examined} files; need at least 2"
-            )
-        n_train, n_val = _split_counts(accepted, req)
+        if val_candidates is None:
+            accepted = _collect(candidates, req.n, req, writer, tally, workers, bar)
+            if accepted < 2:
+                raise KolorizeError(
+                    f"only {accepted} usable image(s) among {tally.examined} files; need at least 2"
+                )
+            n_train, n_val = _split_counts(accepted, req)
+        else:
+            n_val = _collect(val_candidates, req.val, req, writer, tally, workers, bar)
+            n_train = _collect(candidates, req.n - req.val, req, writer, tally, workers, bar)
+            if n_train < 1:
+                raise KolorizeError("no usable training images in the given sources")
         for row in writer.rows:
             row.split = "val" if row.index < n_val else "train"
-        if accepted < req.n:
+        if n_train + n_val < req.n:
             log(
-                f"asked for {req.n} images but only {accepted} usable ones exist: "
+                f"asked for {req.n} images but only {n_train + n_val} usable ones exist: "
                 f"using {n_train} train / {n_val} val"
             )
         elapsed = time.perf_counter() - started
         info = {
             "train": n_train,
             "val": n_val,
-            "count": accepted,
+            "count": n_train + n_val,
             "seed": req.seed,
             "request": req.as_dict(),
             "sources": sources,
-            "candidates": len(candidates),
-            "examined": examined,
-            "skipped": dict(sorted(skipped.items())),
-            "converted": dict(sorted(converted.items())),
+            "candidates": len(candidates) + len(val_candidates or []),
+            "examined": tally.examined,
+            "skipped": dict(sorted(tally.skipped.items())),
+            "converted": dict(sorted(tally.converted.items())),
             "seconds": round(elapsed, 2),
         }
         writer.commit(info)
     log(
         f"prepared {out}: {n_train} train / {n_val} val at {req.size}x{req.size}, "
-        f"{sum(skipped.values())} skipped "
-        f"({elapsed:.1f} s, {examined / max(elapsed, 1e-9):.0f} files/s)"
+        f"{sum(tally.skipped.values())} skipped "
+        f"({elapsed:.1f} s, {tally.examined / max(elapsed, 1e-9):.0f} files/s)"
     )
     return read_info(out)
 
