@@ -70,9 +70,12 @@ def _request(size: int, n: int, val: int, seed: int, fit: str):
 @data_app.command("prepare")
 def data_prepare(
     src: Annotated[
-        list[Path], typer.Argument(help="Photo folders (searched recursively) or files.")
+        list[Path],
+        typer.Argument(help="Photo folders (searched recursively) or files.", metavar="SRC..."),
     ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the dataset cache.")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder for the dataset cache.", metavar="DIR")
+    ],
     size: SizeOpt = 256,
     n: NOpt = 10_000,
     val: ValOpt = 2_000,
@@ -80,7 +83,11 @@ def data_prepare(
     fit: FitOpt = "stretch",
     val_src: Annotated[
         list[Path] | None,
-        typer.Option("--val-src", help="Take the validation images only from here (repeatable)."),
+        typer.Option(
+            "--val-src",
+            help="Take the validation images only from here (repeatable).",
+            metavar="DIR",
+        ),
     ] = None,
     force: ForceOpt = False,
     workers: WorkersOpt = None,
@@ -99,7 +106,9 @@ def data_prepare(
 
 @data_app.command("coco")
 def data_coco(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the dataset cache.")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder for the dataset cache.", metavar="DIR")
+    ],
     split: Annotated[str, typer.Option("--split", help="train2017 or val2017.")] = "train2017",
     size: SizeOpt = 256,
     n: NOpt = 10_000,
@@ -128,7 +137,7 @@ def data_coco(
 
 @data_app.command("info")
 def data_info(
-    directory: Annotated[Path, typer.Argument(help="A prepared dataset folder.")],
+    directory: Annotated[Path, typer.Argument(help="A prepared dataset folder.", metavar="DIR")],
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object, for scripts.")] = False,
 ) -> None:
     """Counts, image size and skipped files (by reason) of a prepared dataset."""
@@ -169,17 +178,25 @@ def data_info(
 
 SetOpt = Annotated[
     list[str] | None,
-    typer.Option("--set", help="Override a config value, e.g. --set train.epochs=2 (repeatable)."),
+    typer.Option(
+        "--set",
+        help="Override a config value, e.g. --set train.epochs=2 (repeatable).",
+        metavar="KEY=VALUE",
+    ),
 ]
-DataOpt = Annotated[Path, typer.Option("--data", help="A prepared dataset folder.")]
+DataOpt = Annotated[Path, typer.Option("--data", help="A prepared dataset folder.", metavar="DIR")]
 
 
 @app.command("train")
 def train_command(
-    config: Annotated[Path, typer.Argument(help="A run config (YAML), e.g. configs/unet_30.yaml.")],
+    config: Annotated[
+        Path,
+        typer.Argument(help="A run config (YAML), e.g. configs/unet_30.yaml.", metavar="CONFIG"),
+    ],
     data: DataOpt,
     run_dir: Annotated[
-        Path | None, typer.Option("--run-dir", help="Where the run lives (default runs/NAME).")
+        Path | None,
+        typer.Option("--run-dir", help="Where the run lives (default runs/NAME).", metavar="DIR"),
     ] = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue the run in --run-dir where it stopped.")
@@ -201,9 +218,13 @@ def train_command(
 
 @app.command("study")
 def study_command(
-    config: Annotated[Path, typer.Argument(help="A study file, e.g. configs/study.yaml.")],
+    config: Annotated[
+        Path, typer.Argument(help="A study file, e.g. configs/study.yaml.", metavar="STUDY")
+    ],
     data: DataOpt,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the study's runs.")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder for the study's runs.", metavar="DIR")
+    ],
     overrides: SetOpt = None,
 ) -> None:
     """Train every model of a study in order; finished runs are skipped, interrupted ones
