@@ -184,7 +184,22 @@ SetOpt = Annotated[
         metavar="KEY=VALUE",
     ),
 ]
+DeterministicOpt = Annotated[
+    bool,
+    typer.Option(
+        "--deterministic", help="Bit-reproducible (same machine and settings); slower on GPUs."
+    ),
+]
 DataOpt = Annotated[Path, typer.Option("--data", help="A prepared dataset folder.", metavar="DIR")]
+
+
+def _overrides(items: list[str] | None, deterministic: bool) -> dict:
+    from kolorize.config import parse_set_options
+
+    parsed = parse_set_options(items or [])
+    if deterministic:
+        parsed["train.deterministic"] = True
+    return parsed
 
 
 @app.command("train")
@@ -201,16 +216,17 @@ def train_command(
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue the run in --run-dir where it stopped.")
     ] = False,
+    deterministic: DeterministicOpt = False,
     overrides: SetOpt = None,
 ) -> None:
     """Train one model (L1 pretraining or pix2pix GAN), resumable at any point.
 
     Multi-GPU: torchrun --nproc-per-node N -m kolorize train ...
     """
-    from kolorize.config import load_config, parse_set_options
+    from kolorize.config import load_config
     from kolorize.train.trainer import train
 
-    cfg = load_config(config, parse_set_options(overrides or []))
+    cfg = load_config(config, _overrides(overrides, deterministic))
     target = run_dir or Path("runs") / config.stem
     train(cfg, data, target, resume=resume, log=_echo)
     _echo(f"run directory: {target}")
@@ -225,15 +241,15 @@ def study_command(
     out: Annotated[
         Path, typer.Option("--out", "-o", help="Folder for the study's runs.", metavar="DIR")
     ],
+    deterministic: DeterministicOpt = False,
     overrides: SetOpt = None,
 ) -> None:
     """Train every model of a study in order; finished runs are skipped, interrupted ones
     resumed, so running it again after a crash finishes the study."""
-    from kolorize.config import parse_set_options
     from kolorize.train.study import load_study, run_study
 
     study = load_study(config)
-    run_study(study, data, out, parse_set_options(overrides or []), log=_echo)
+    run_study(study, data, out, _overrides(overrides, deterministic), log=_echo)
 
 
 # -- evaluation and report ------------------------------------------------------------------

@@ -39,9 +39,8 @@ class RunLog:
             return
         with open(self.run_dir / "metrics.jsonl", "a") as f:
             f.write(json.dumps(record) + "\n")
-        self.scalars(
-            record["step"], {k: v for k, v in record.items() if k.startswith("val_")}, "val"
-        )
+        numbers = {k: v for k, v in record.items() if isinstance(v, (int, float))}
+        self.scalars(record["step"], numbers, "epoch")
         self.tb.flush()
 
     def close(self) -> None:
