@@ -6,9 +6,9 @@ For each generator (pix2pix unet_256, ResNet18 U-Net) with the 70x70 PatchGAN, o
 step (D step + G step, vanilla loss + 100 * L1) is timed in a fresh process per variant:
   reference  pix2pix's optimize_parameters written plainly: fp32, NCHW, D called on fake and
              real separately, no tricks
-  kolorize   Trainer.train_step as configured by default on this device
-  kolorize+cl  the same with channels_last forced on (CPU)
-On CUDA the kolorize variants use bf16 autocast + channels_last (+ torch.compile with --compile).
+  kolorize   Trainer.train_step as configured by default (channels_last; on CUDA also bf16
+             autocast, and torch.compile with --compile)
+  kolorize-nchw  the same without channels_last, to show what that layout buys
 FLOPs of one step come from torch.utils.flop_counter; the fraction is against a measured fp32
 (or bf16 on CUDA) matmul peak of this machine.
 """
@@ -87,8 +87,8 @@ def one_variant(arch: str, variant: str, data: str, batch: int, steps: int, comp
     from kolorize.train.trainer import Trainer
 
     overrides = {**ARCHS[arch], "train.batch_size": batch, "train.seed": 0}
-    if variant == "kolorize+cl":
-        overrides["train.channels_last"] = "on"
+    if variant == "kolorize-nchw":
+        overrides["train.channels_last"] = False
     if compile_:
         overrides["train.compile"] = True
     cfg = load_config(None, overrides)
@@ -167,7 +167,7 @@ def main() -> None:
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     peak = matmul_peak_gflops(device, dtype)
     print(f"machine: {machine()}\nmatmul peak ({dtype}): {peak:.0f} GFLOP/s", flush=True)
-    variants = ["reference", "kolorize"] + (["kolorize+cl"] if device.type == "cpu" else [])
+    variants = ["reference", "kolorize", "kolorize-nchw"]
     tmp = Path(tempfile.mkdtemp())
     try:
         data = prepare_data(tmp, args.size, args.batch + 8)

@@ -126,9 +126,7 @@ class Trainer:
         self.amp = self.device.type == "cuda" and t.amp in ("auto", "bf16")
         if t.amp == "bf16" and self.device.type != "cuda":
             self.log("note: train.amp=bf16 applies on CUDA only; training in fp32 on the CPU")
-        self.channels_last = t.channels_last == "on" or (
-            t.channels_last == "auto" and self.device.type == "cuda"
-        )
+        self.channels_last = t.channels_last
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
         self.G = ddp.sync_batchnorm(self.G, self.dist).to(self.device, memory_format=fmt)
         if self.D is not None:
