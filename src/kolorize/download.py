@@ -17,6 +17,14 @@ from kolorize.progress import progress
 CHUNK = 1 << 20
 
 
+class DownloadError(KolorizeError):
+    """A download failed; `reason` says why in a few words."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 def _hash_file(path: Path, algorithm: str) -> hashlib._Hash:
     h = hashlib.new(algorithm)
     with open(path, "rb") as f:
@@ -63,13 +71,15 @@ def download(
         )
     except urllib.error.HTTPError as e:
         if e.code != 416 or not offset:  # 416: the partial file already holds everything
-            raise KolorizeError(f"download of {url} failed: HTTP {e.code} {e.reason}") from None
+            reason = f"HTTP {e.code} {e.reason}"
+            raise DownloadError(f"download of {url} failed: {reason}", reason) from None
         total = offset
     except (urllib.error.URLError, OSError) as e:
-        reason = getattr(e, "reason", e)
-        raise KolorizeError(
+        reason = str(getattr(e, "reason", e))
+        raise DownloadError(
             f"cannot download {url} ({reason}); check the network, or fetch the file by hand "
-            f"and put it at {dest}"
+            f"and put it at {dest}",
+            reason,
         ) from None
     else:
         with response:
@@ -92,19 +102,23 @@ def download(
                         f.write(block)
                         bar.update(len(block))
             except (TimeoutError, http.client.IncompleteRead, ConnectionError, OSError) as e:
-                raise KolorizeError(
+                raise DownloadError(
                     f"download of {url} was interrupted ({type(e).__name__}); "
                     f"{part.stat().st_size if part.exists() else 0} bytes kept in {part}: "
-                    "run the same command again to resume"
+                    "run the same command again to resume",
+                    "interrupted",
                 ) from None
     got = part.stat().st_size if part.is_file() else 0
     if total is not None and got != total:
-        raise KolorizeError(
+        raise DownloadError(
             f"download of {url} is incomplete ({got} of {total} bytes, kept in {part}): "
-            "run the same command again to resume"
+            "run the same command again to resume",
+            "incomplete",
         )
     if not _checksum_ok(part, md5, sha256_prefix):
         part.unlink()
-        raise KolorizeError(f"{dest.name} from {url} failed its checksum; removed it, try again")
+        raise DownloadError(
+            f"{dest.name} from {url} failed its checksum; removed it, try again", "bad checksum"
+        )
     os.replace(part, dest)
     return dest

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from kolorize.download import download
+from kolorize.download import DownloadError, download
 from kolorize.errors import KolorizeError, MissingWeightsError
 
 
@@ -75,15 +75,18 @@ def locate_weights(
     for path in candidates:
         if path.is_file():
             return path
-    where = f"{weights_dir} (--weights-dir) or {hub_checkpoints_dir()}"
+    if weights_dir is None:
+        where = f"{hub_checkpoints_dir()} (or in a folder passed with --weights-dir)"
+    else:
+        where = f"{weights_dir} (--weights-dir) or {hub_checkpoints_dir()}"
     if not download_missing:
         raise MissingWeightsError(f"{spec.filename} ({spec.purpose}) not found; put it in {where}")
     try:
         return download(spec.url, candidates[-1], sha256_prefix=spec.sha256_prefix)
-    except KolorizeError as e:
+    except DownloadError as e:
         raise MissingWeightsError(
-            f"{spec.filename} ({spec.purpose}) is not available offline and could not be "
-            f"downloaded from {spec.url} ({e}); download it by hand and put it in {where}"
+            f"{spec.filename} ({spec.purpose}) could not be downloaded ({e.reason}): "
+            f"fetch {spec.url} and put it in {where}"
         ) from None
 
 
@@ -97,18 +100,32 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
 @contextmanager
 def hub_dir_with(path: Path) -> Iterator[None]:
     """Make libraries that fetch weights through torch.hub find `path` without downloading,
-    by pointing the hub at a temporary folder that links to it."""
+    by pointing the hub at a temporary folder that links to it.
+
+    The redirection goes through $TORCH_HOME, so the hub's own default is back untouched
+    afterwards; only if the process pinned a hub folder with torch.hub.set_dir is that used
+    (and restored)."""
+    import os
     import tempfile
 
     if path.parent == hub_checkpoints_dir():
         yield
         return
-    previous = torch.hub.get_dir()
     with tempfile.TemporaryDirectory(prefix="kolorize-hub-") as tmp:
-        (Path(tmp) / "checkpoints").mkdir()
-        (Path(tmp) / "checkpoints" / path.name).symlink_to(path.resolve())
-        torch.hub.set_dir(tmp)
+        (Path(tmp) / "hub" / "checkpoints").mkdir(parents=True)
+        (Path(tmp) / "hub" / "checkpoints" / path.name).symlink_to(path.resolve())
+        previous_env = os.environ.get("TORCH_HOME")
+        previous_dir = torch.hub.get_dir()
+        os.environ["TORCH_HOME"] = tmp
+        pinned = Path(torch.hub.get_dir()) != Path(tmp) / "hub"
+        if pinned:
+            torch.hub.set_dir(str(Path(tmp) / "hub"))
         try:
             yield
         finally:
-            torch.hub.set_dir(previous)
+            if previous_env is None:
+                os.environ.pop("TORCH_HOME", None)
+            else:
+                os.environ["TORCH_HOME"] = previous_env
+            if pinned:
+                torch.hub.set_dir(previous_dir)

@@ -1,0 +1,307 @@
+"""Evaluate trained generators on the validation split of a prepared dataset, as the study
+does: every model's colorizations against the real photos, plus the ground-truth row (the
+real photos scored against themselves and on their own), written to metrics.json/.csv.
+
+The real photos go through the networks once: their Inception features are the reference
+for every model's FID and KID. Each colorized set gets one Inception pass for FID, KID and IS.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from kolorize.data.cache import ImageCache
+from kolorize.errors import KolorizeError
+from kolorize.evaluate import metrics as M
+from kolorize.evaluate.backbones import Backbones, load_backbones
+from kolorize.evaluate.colorize import (
+    check_size,
+    colorize_batch,
+    pick_device,
+    ready_generator,
+    to_nchw,
+)
+from kolorize.evaluate.results import GROUND_TRUTH, format_value, write_results
+from kolorize.models.files import GENERATOR_FILE, load_generator, resolve_generator_file
+from kolorize.progress import progress
+
+IMAGES_DIR = "colorized"
+RUN_FILE = "run.json"
+SETTINGS = {
+    "images": "uint8 RGB at the dataset's size, as saved losslessly (PNG); no JPEG anywhere",
+    "psnr": "torchmetrics, data_range=255; the set's PSNR pools the squared error over all "
+    "pixels; identical images give infinity (not capped)",
+    "ssim": "torchmetrics, data_range=255, Gaussian window sigma 1.5 (11 taps), K1 0.01, "
+    "K2 0.03, RGB, whole image with reflect-padded borders; float32 (within 3e-5 of float64: "
+    "identical images score 0.99999..., not exactly 1)",
+    "lpips": "torchmetrics LPIPS, AlexNet backbone, inputs in [0, 1]",
+    "fid": "torchmetrics FID on InceptionV3 2048-d pool features (torch-fidelity "
+    "'inception-v3-compat' weights); images resized to 299x299 inside the network with "
+    "antialiased bilinear interpolation",
+    "kid": f"torchmetrics KID on the same features, {M.KID_SUBSETS} subsets of "
+    f"min({M.KID_SUBSET_SIZE}, n) images, polynomial kernel of degree 3; an unbiased estimate, "
+    "so values near 0 can be negative (the ground-truth row, which compares the set with "
+    "itself rather than with independent samples, is below 0)",
+    "is": f"torchmetrics Inception Score on the unbiased logits, {M.IS_SPLITS} seeded splits "
+    "(fewer under 20 images: at least 2 images per split)",
+    "colorfulness": "Hasler & Suesstrunk, RGB in 0..255, population std, mean over images",
+    "per_image": f"mean, median and 95% percentile-bootstrap interval of the mean "
+    f"({M.BOOTSTRAP_RESAMPLES} seeded resamples)",
+}
+
+
+@dataclass
+class ModelToScore:
+    name: str
+    path: Path  # the run directory, or the generator file itself
+    run_dir: Path | None
+
+
+def select_runs(paths: Sequence[str | Path], log: Callable[[str], None]) -> list[ModelToScore]:
+    """Run directories and generator files among `paths`. Other entries are skipped with a
+    note, so `kolorize evaluate S/*` works on a study folder that already holds results."""
+    chosen: list[ModelToScore] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir() and (path / GENERATOR_FILE).is_file():
+            chosen.append(ModelToScore(path.name, path, path))
+        elif path.is_file() and path.suffix == ".safetensors":
+            run_dir = path.parent if (path.parent / RUN_FILE).is_file() else None
+            name = path.parent.name if run_dir is not None else path.stem
+            chosen.append(ModelToScore(name, path, run_dir))
+        elif path.is_dir() and (path / RUN_FILE).is_file():
+            raise KolorizeError(f"{path} holds no {GENERATOR_FILE} (has the run finished?)")
+        elif not path.exists():
+            raise KolorizeError(f"no such run directory or generator file: {path}")
+        else:
+            log(f"skipping {path}: not a run directory")
+    if not chosen:
+        raise KolorizeError("no run directories or generator files to evaluate")
+    names = [m.name for m in chosen]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise KolorizeError(f"two models are named {', '.join(duplicates)}; rename one")
+    return chosen
+
+
+def _batches(images: np.ndarray, batch_size: int) -> Iterator[tuple[int, np.ndarray]]:
+    for start in range(0, len(images), batch_size):
+        yield start, images[start : start + batch_size]
+
+
+def _missing_by_metric(backbones: Backbones) -> dict[str, str]:
+    return {
+        m.key: backbones.missing[m.backbone]
+        for m in M.METRICS
+        if m.backbone is not None and m.backbone in backbones.missing
+    }
+
+
+class _PngWriter:
+    """Colorized images of one model, written to a hidden folder that replaces the final one
+    only once the model is done."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.partial = folder.parent / f".{folder.name}.partial"
+        shutil.rmtree(self.partial, ignore_errors=True)
+        self.partial.mkdir(parents=True)
+
+    def add(self, start: int, images: torch.Tensor) -> None:
+        for i, img in enumerate(images.permute(0, 2, 3, 1).cpu().numpy()):
+            Image.fromarray(img).save(self.partial / f"{start + i:05d}.png")
+
+    def commit(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.partial.rename(self.folder)
+
+
+def _score_model(
+    net: nn.Module,
+    val: np.ndarray,
+    backbones: Backbones,
+    device: torch.device,
+    *,
+    batch_size: int,
+    train_mode: bool,
+    seed: int,
+    writer: _PngWriter | None,
+    desc: str,
+) -> M.SetScores:
+    net = ready_generator(net, device, train_mode=train_mode)
+    scorer = M.SetScorer(backbones, device)
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)  # train-mode dropout draws the same noise on every run
+        for start, rows in progress(_batches(val, batch_size), desc=desc, unit="batch"):
+            real = to_nchw(rows, device)
+            fake = colorize_batch(net, real)
+            scorer.update(fake, real)
+            if writer is not None:
+                writer.add(start, fake)
+    return scorer.result()
+
+
+def _load_generators(
+    models: list[ModelToScore], side: int
+) -> tuple[list[tuple[ModelToScore, nn.Module, dict[str, Any]]], list[str]]:
+    """Every generator, loaded (and checked) before any time is spent on scoring."""
+    generators, warnings = [], []
+    for model in models:
+        net, _cfg, meta = load_generator(model.path)
+        check_size(net, model.name, side)
+        trained_at = meta.get("image_size")
+        if trained_at is not None and trained_at != side:
+            warnings.append(
+                f"{model.name} was trained at {trained_at} px and is evaluated at {side} px"
+            )
+        generators.append((model, net, meta))
+    return generators, warnings
+
+
+def _usable(backbones: Backbones, side: int) -> Backbones:
+    """The networks that can score images of this size, each absent one with its reason."""
+    missing = dict(backbones.missing)
+    lpips = backbones.lpips
+    if lpips is not None and side < 32:
+        lpips = None
+        missing["lpips"] = f"LPIPS' AlexNet needs images of at least 32x32 px; these are {side} px"
+    for slot, net in (("lpips", lpips), ("inception", backbones.inception)):
+        if net is None and slot not in missing:
+            missing[slot] = f"no {slot} network was given"
+    return replace(backbones, lpips=lpips, missing=missing)
+
+
+def _model_row(
+    model: ModelToScore, meta: dict[str, Any], scored: dict[str, Any], n: int, images: str | None
+) -> dict[str, Any]:
+    return {
+        "name": model.name,
+        "reference": False,
+        "run_dir": str(model.run_dir.resolve()) if model.run_dir else None,
+        "generator": str(resolve_generator_file(model.path).resolve()),
+        "epoch": meta.get("epoch"),
+        "images": images,
+        "n_images": n,
+        **scored,
+    }
+
+
+def evaluate_runs(
+    run_dirs: Sequence[str | Path],
+    data_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    weights_dir: str | Path | None = None,
+    require_all: bool = False,
+    save_images: bool = False,
+    train_mode: bool = False,
+    batch_size: int = 32,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+    backbones: Backbones | None = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Score every model (and the ground truth) on the validation split of `data_dir`; write
+    OUT/metrics.json and OUT/metrics.csv (and OUT/colorized/NAME/*.png with `save_images`).
+
+    `backbones` replaces the pretrained networks (tests, benchmarks); by default they are
+    located with `weights_dir` / the torch hub cache / a download, and a missing one makes
+    its metrics n/a with the reason, or raises MissingWeightsError with `require_all`.
+    Returns what metrics.json holds.
+    """
+    if batch_size < 1:
+        raise KolorizeError(f"--batch-size must be at least 1, got {batch_size}")
+    started = time.perf_counter()
+    models = select_runs(run_dirs, log)
+    cache = ImageCache(data_dir)
+    val = cache.split("val")
+    if len(val) < 2:
+        raise KolorizeError(f"{data_dir} has {len(val)} validation image(s); FID needs at least 2")
+    generators, warnings = _load_generators(models, cache.size)
+    if backbones is None:
+        backbones = load_backbones(weights_dir, require_all=require_all)
+    backbones = _usable(backbones, cache.size)
+    for reason in dict.fromkeys(backbones.missing.values()):
+        log(f"n/a: {reason}")
+    device = torch.device(device) if device is not None else pick_device()
+    backbones.to(device)
+    log(f"evaluating {len(models)} model(s) on {len(val)} validation images on {device}")
+
+    # the real photos go through every network once; their features serve every model
+    ground_truth = M.SetScorer(backbones, device)
+    for _, rows in progress(_batches(val, batch_size), desc="real photos", unit="batch"):
+        real = to_nchw(rows, device)
+        ground_truth.update(real, real)
+    real_scores = ground_truth.result()
+    truth = M.score_row(real_scores, real_scores, seed=seed, device=device)
+    log(_summary_line(GROUND_TRUTH, truth["values"], real_scores.n))
+    rows_out: list[dict[str, Any]] = [
+        {"name": GROUND_TRUTH, "reference": True, "run_dir": None, "epoch": None,
+         "images": None, "n_images": real_scores.n, **truth}
+    ]  # fmt: skip
+
+    for model, net, meta in generators:
+        writer = _PngWriter(Path(out_dir) / IMAGES_DIR / model.name) if save_images else None
+        scores = _score_model(
+            net, val, backbones, device, batch_size=batch_size, train_mode=train_mode,
+            seed=seed, writer=writer, desc=model.name,
+        )  # fmt: skip
+        net.cpu()
+        if writer is not None:
+            writer.commit()
+        scored = M.score_row(scores, real_scores, seed=seed, device=device)
+        if scored["identical"]:
+            warnings.append(
+                f"{model.name}: {scored['identical']} colorized image(s) equal the real ones "
+                "exactly (infinite per-image PSNR)"
+            )
+        images = f"{IMAGES_DIR}/{model.name}" if save_images else None
+        rows_out.append(_model_row(model, meta, scored, scores.n, images))
+        log(_summary_line(model.name, scored["values"], scores.n))
+
+    if backbones.inception is not None and (warning := M.fid_warning(len(val))):
+        warnings.append(warning)
+    for warning in warnings:
+        log(f"warning: {warning}")
+    results = {
+        "data": str(Path(data_dir).resolve()),
+        "split": "val",
+        "n_images": len(val),
+        "image_size": cache.size,
+        "device": str(device),
+        "autocast": "bf16 (generator only)" if device.type == "cuda" else "none",
+        "inference_mode": "train" if train_mode else "eval",
+        "batch_size": batch_size,
+        "seed": seed,
+        "seconds": round(time.perf_counter() - started, 1),
+        "metrics": [vars(m) for m in M.METRICS],
+        "missing": _missing_by_metric(backbones),
+        "backbones": backbones.sources,
+        "settings": SETTINGS,
+        "warnings": warnings,
+        "rows": rows_out,
+    }
+    json_path, csv_path = write_results(out_dir, results)
+    log(f"metrics: {json_path} and {csv_path}")
+    if save_images:
+        log(f"colorized images: {Path(out_dir) / IMAGES_DIR}")
+    return results
+
+
+def _summary_line(name: str, values: dict[str, float | None], n: int) -> str:
+    shown = ", ".join(
+        f"{m.label} {format_value(m.key, values[m.key])}"
+        + (f" (n={n})" if m.key == "fid" and values["fid"] is not None else "")
+        for m in M.METRICS
+    )
+    return f"{name}: {shown}"

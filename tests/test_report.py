@@ -1,0 +1,172 @@
+"""The report: REPORT.md with its pictures, a self-contained report.html, and how a browser
+shows it."""
+
+import base64
+import io
+import re
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from clihelp import run_cli
+from conftest import BW
+from evalhelp import SmallInception, train_tiny_runs
+from kolorize.errors import KolorizeError
+from kolorize.evaluate import evaluate_runs, write_report
+from kolorize.evaluate.backbones import Backbones, build_lpips, write_random_weights
+from kolorize.evaluate.results import read_results
+
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]  # fmt: skip
+
+
+def _quiet(_msg):
+    pass
+
+
+@pytest.fixture(scope="module")
+def study(tiny_dataset, tmp_path_factory):
+    """Two tiny trained runs, evaluated with every metric (small random backbones)."""
+    root = tmp_path_factory.mktemp("study")
+    runs = train_tiny_runs(tiny_dataset, root)
+    alexnet = write_random_weights("alexnet", tmp_path_factory.mktemp("weights"))
+    backbones = Backbones(inception=SmallInception(), lpips=build_lpips(alexnet))
+    evaluate_runs(runs, tiny_dataset, root, backbones=backbones, log=_quiet)
+    return root
+
+
+@pytest.fixture(scope="module")
+def offline_study(study, tmp_path_factory):
+    """The same runs evaluated where no backbone weights exist: LPIPS/FID/IS/KID n/a."""
+    root = tmp_path_factory.mktemp("offline")
+    runs = [study / "U-Net_1", study / "GAN_1"]
+    reasons = {
+        "lpips": "alexnet-owt-7be5be79.pth (LPIPS) not found; put it in W",
+        "inception": "weights-inception-2015-12-05-6726825d.pth (FID) not found; put it in W",
+    }
+    data = read_results(study)["data"]
+    evaluate_runs(runs, data, root, backbones=Backbones(missing=reasons), log=_quiet)
+    return root
+
+
+def _images(page_html: str) -> list[bytes]:
+    sources = re.findall(r"<img [^>]*src='([^']+)'", page_html)
+    assert sources and all(s.startswith("data:image/png;base64,") for s in sources)
+    return [base64.b64decode(s.split(",", 1)[1]) for s in sources]
+
+
+def test_report_files_table_marks_and_pictures(study):
+    md_path, html_path = write_report(study, log=_quiet)
+    assert md_path == study / "REPORT.md" and html_path == study / "report.html"
+    md = md_path.read_text()
+    header = next(line for line in md.splitlines() if line.startswith("| Model |"))
+    for label in ("PSNR (dB) ↑", "SSIM ↑", "LPIPS ↓", "FID (n=8) ⚠ ↓", "IS ↑", "Colorfulness ≈"):
+        assert label in header
+    rows = [line for line in md.splitlines() if line.startswith("| ")][1:4]
+    assert rows[0].startswith("| *Ground truth (reference)* | ∞ | 1.0000 |")
+    assert sum(row.count("★") for row in rows) == 7  # one best model per metric column
+    assert "★" not in rows[0]
+    for name in re.findall(r"\]\((report_assets/[^)]+)\)", md):
+        Image.open(study / name).verify()
+    assert "FID on 8 images" in md
+
+    page = html_path.read_text()
+    assert "http://" not in page and "https://" not in page  # nothing to fetch
+    assert "<script" not in page and "<link" not in page
+    pictures = _images(page)
+    for png in pictures:
+        Image.open(io.BytesIO(png)).verify()
+    # 7 bar charts, the training curves and the validation grid
+    assert len(pictures) == 9
+    assert page.count('<td class="best">') == 7
+    assert "Ground truth (reference)" in page and "U-Net_1" in page and "GAN_1" in page
+
+
+def test_na_metrics_show_their_reason(offline_study):
+    _, html_path = write_report(offline_study, log=_quiet)
+    md = (offline_study / "REPORT.md").read_text()
+    assert "n/a [1]" in md and "n/a [2]" in md
+    assert "- [1] n/a (LPIPS): alexnet-owt-7be5be79.pth (LPIPS) not found; put it in W" in md
+    assert "- [2] n/a (FID, IS, KID): weights-inception-2015-12-05-6726825d.pth" in md
+    page = html_path.read_text()
+    assert "alexnet-owt-7be5be79.pth (LPIPS) not found" in page
+    assert "No charts for LPIPS, FID, IS, KID" in page
+    assert len(_images(page)) == 3 + 2  # PSNR, SSIM, Colorfulness charts; curves; grid
+
+
+def test_validation_grid_is_seeded_and_fixed(study, tmp_path):
+    copy = tmp_path / "again"
+    shutil.copytree(study, copy)
+    write_report(study, log=_quiet)
+    write_report(copy, log=_quiet)
+    first = np.asarray(Image.open(study / "report_assets" / "validation_grid.png"))
+    second = np.asarray(Image.open(copy / "report_assets" / "validation_grid.png"))
+    assert np.array_equal(first, second)
+    assert "chosen with seed 0" in (study / "REPORT.md").read_text()
+
+
+def test_black_and_white_photos_section(study, tmp_path):
+    if not BW.is_dir():
+        pytest.skip(f"needs black-and-white photos in {BW}")
+    bw = tmp_path / "bw"
+    bw.mkdir()
+    for p in sorted(BW.glob("*.jpg"))[:2]:
+        shutil.copy(p, bw / p.name)
+    (bw / "broken.jpg").write_bytes(b"not a photo")
+    messages = []
+    _, html_path = write_report(study, bw_dir=bw, log=messages.append)
+    assert (study / "report_assets" / "bw_photos.png").is_file()
+    assert "Real black-and-white photos" in html_path.read_text()
+    assert any("broken.jpg" in m for m in messages)
+    write_report(study, log=_quiet)  # without --bw the old picture goes away
+    assert not (study / "report_assets" / "bw_photos.png").exists()
+
+
+def test_report_errors_are_one_clear_line(study, tmp_path):
+    with pytest.raises(KolorizeError, match=r"has no metrics\.json"):
+        write_report(tmp_path, log=_quiet)
+    with pytest.raises(KolorizeError, match="--bw: no such folder"):
+        write_report(study, bw_dir=tmp_path / "nowhere", log=_quiet)
+    (tmp_path / "metrics.json").write_text("{not json")
+    result = run_cli("report", str(tmp_path))
+    assert result.code == 2
+    assert result.err.strip().startswith("error: ") and len(result.err.strip().splitlines()) == 1
+
+
+def test_cli_report_prints_where_it_wrote(study):
+    result = run_cli("-q", "report", str(study))
+    assert result.code == 0, result.err
+    assert str(study / "REPORT.md") in result.err and str(study / "report.html") in result.err
+
+
+@pytest.mark.browser
+def test_html_shows_the_table_and_images_in_chromium(study, tmp_path):
+    playwright = pytest.importorskip("playwright.sync_api")
+    _, html_path = write_report(study, log=_quiet)
+    shot = tmp_path / "report.png"
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(html_path.as_uri())
+        table = page.locator("table#results")
+        assert table.is_visible()
+        assert table.locator("tbody tr").count() == 3
+        assert "∞" in table.locator("tbody tr").first.inner_text()
+        images = page.locator("img")
+        assert images.count() == 9
+        for i in range(images.count()):
+            img = images.nth(i)
+            img.scroll_into_view_if_needed()
+            assert img.is_visible()
+            assert img.evaluate("el => el.complete && el.naturalWidth > 0")
+        page.screenshot(path=str(shot), full_page=True)
+        browser.close()
+    pixels = np.asarray(Image.open(shot).convert("RGB"))
+    assert pixels.shape[0] > 2000 and pixels.shape[1] == 1280
+    assert pixels.std() > 20  # a rendered page, not a blank one
