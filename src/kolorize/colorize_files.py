@@ -1,0 +1,260 @@
+"""`kolorize colorize`: photos on disk -> colorized photos on disk.
+
+Inputs are files, folders (searched recursively) and glob patterns. Each photo is written once,
+atomically, under the output folder (keeping a folder's sub-folder layout) or to the one output
+file named. A file that cannot be read is reported by name and skipped; the rest are done.
+Nothing ever overwrites an input: such a plan is refused before any work starts.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from kolorize.data.images import (
+    IMAGE_EXTENSIONS,
+    ImageRejected,
+    LoadedImage,
+    is_grayscale,
+    is_image_path,
+    load_rgb,
+)
+from kolorize.errors import KolorizeError
+from kolorize.progress import progress
+
+# name -> (Pillow format, file suffix)
+FORMATS = {"png": ("PNG", ".png"), "jpeg": ("JPEG", ".jpg"), "webp": ("WEBP", ".webp")}
+_SUFFIX_FORMAT = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp"}
+_GLOB_CHARS = set("*?[")
+
+EXIT_OK = 0
+EXIT_SOME_FAILED = 1
+
+
+@dataclass(frozen=True)
+class Job:
+    source: Path
+    target: Path
+    fmt: str  # a key of FORMATS
+
+
+@dataclass
+class Report:
+    done: list[Job] = field(default_factory=list)
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_SOME_FAILED if self.failed else EXIT_OK
+
+
+def format_name(name: str) -> str:
+    """'PNG', 'jpg', 'jpeg', 'webp', 'auto' -> a key of FORMATS, or 'auto'."""
+    key = name.lower().removeprefix(".")
+    key = "jpeg" if key == "jpg" else key
+    if key != "auto" and key not in FORMATS:
+        raise KolorizeError(f"--format must be auto, png, jpg or webp; got {name!r}")
+    return key
+
+
+def find_inputs(inputs: Sequence[str], skip_under: Path | None = None) -> list[tuple[Path, Path]]:
+    """(photo file, its path relative to the output folder), in a stable order.
+
+    Folders give every image file below them (relative paths keep their layout); files and
+    glob matches give themselves. Files under `skip_under` (the output folder, when it lies
+    strictly inside an input folder) are left out, so a second run does not colorize its own
+    outputs.
+    """
+    found: list[tuple[Path, Path]] = []
+    skip = skip_under.resolve() if skip_under is not None else None
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found += _folder(path, skip)
+        elif path.is_file():
+            found.append((path, Path(path.name)))
+        elif _GLOB_CHARS & set(item):
+            matches = sorted(glob.glob(item, recursive=True))
+            if not matches:
+                raise KolorizeError(f"no files match {item}")
+            for match in map(Path, matches):
+                if match.is_dir():
+                    found += _folder(match, skip)
+                elif is_image_path(match):
+                    found.append((match, Path(match.name)))
+        else:
+            raise KolorizeError(f"no such file or folder: {item}")
+    unique = {p.resolve(): (p, rel) for p, rel in found}
+    if not unique:
+        raise KolorizeError("no image files found in " + ", ".join(inputs))
+    return list(unique.values())
+
+
+def _folder(folder: Path, skip: Path | None) -> list[tuple[Path, Path]]:
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and is_image_path(p))
+    if skip is not None and skip != folder.resolve():
+        files = [p for p in files if not p.resolve().is_relative_to(skip)]
+    return [(p, p.relative_to(folder)) for p in files]
+
+
+def plan(inputs: Sequence[tuple[Path, Path]], out: Path, fmt: str = "auto") -> list[Job]:
+    """Where each photo goes. `out` is a file (one photo, named with an image suffix) or a
+    folder. Refuses plans that would overwrite an input or write two photos to one file."""
+    if out.suffix.lower() in IMAGE_EXTENSIONS and not out.is_dir():
+        return [_single_file_job(inputs, out, fmt)]
+    if out.exists() and not out.is_dir():
+        raise KolorizeError(f"-o {out} is a file, not a folder (name an image file or a folder)")
+    jobs = []
+    for source, rel in inputs:
+        key = _SUFFIX_FORMAT.get(source.suffix.lower(), "png") if fmt == "auto" else fmt
+        jobs.append(Job(source, out / rel.with_suffix(FORMATS[key][1]), key))
+    jobs = _disambiguate(jobs)
+    _refuse_overwriting_inputs(jobs)
+    return jobs
+
+
+def _single_file_job(inputs: Sequence[tuple[Path, Path]], out: Path, fmt: str) -> Job:
+    if len(inputs) != 1:
+        raise KolorizeError(
+            f"-o {out} names one file but {len(inputs)} photos were given; give a folder"
+        )
+    key = _SUFFIX_FORMAT.get(out.suffix.lower())
+    if key is None:
+        raise KolorizeError(f"can write .png, .jpg or .webp files, not {out.suffix}")
+    if fmt not in ("auto", key):
+        raise KolorizeError(f"--format {fmt} does not match the output file {out.name}")
+    job = Job(inputs[0][0], out, key)
+    _refuse_overwriting_inputs([job])
+    return job
+
+
+def _disambiguate(jobs: list[Job]) -> list[Job]:
+    """`a.jpg` and `a.png` in one folder would both become `a.png`: name those after their
+    whole input name instead (`a.jpg.png`, `a.png.png`)."""
+    count: dict[Path, int] = {}
+    for job in jobs:
+        count[job.target] = count.get(job.target, 0) + 1
+    renamed = [
+        Job(j.source, j.target.with_name(j.source.name + j.target.suffix), j.fmt)
+        if count[j.target] > 1
+        else j
+        for j in jobs
+    ]
+    seen: dict[Path, Path] = {}
+    for job in renamed:
+        if job.target in seen:
+            raise KolorizeError(
+                f"{seen[job.target]} and {job.source} would both be written to {job.target}; "
+                "colorize them separately"
+            )
+        seen[job.target] = job.source
+    return renamed
+
+
+def _refuse_overwriting_inputs(jobs: list[Job]) -> None:
+    sources = {j.source.resolve() for j in jobs}
+    for job in jobs:
+        if job.target.resolve() in sources:
+            raise KolorizeError(
+                f"writing {job.target} would overwrite an input photo; choose another -o"
+            )
+
+
+def save_atomic(image: Image.Image, path: Path, fmt: str, quality: int = 95) -> None:
+    """Write through a temporary file and a rename, so `path` is never half-written."""
+    pil_format, _ = FORMATS[fmt]
+    options = {} if fmt == "png" else {"quality": quality}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        image.save(tmp, format=pil_format, **options)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _load_all(batch: Sequence[Job]) -> list[LoadedImage | ImageRejected | OSError]:
+    """Each job's photo, or the reason it cannot be read (reported, not raised)."""
+    out: list[LoadedImage | ImageRejected | OSError] = []
+    for job in batch:
+        try:
+            out.append(load_rgb(job.source, min_side=1))
+        except (ImageRejected, OSError) as e:
+            out.append(e)
+    return out
+
+
+def colorize_files(
+    colorizer,  # kolorize.inference.Colorizer (untyped here to keep torch out of this import)
+    jobs: Sequence[Job],
+    *,
+    compare: bool = False,
+    quality: int = 95,
+    log: Callable[[str], None] = print,
+) -> Report:
+    """Colorize every job's photo, a model batch at a time, decoding the next batch in a
+    background thread. `compare` writes gray (or the colour original) | colorized."""
+    from kolorize.inference import grayscale, side_by_side
+
+    report = Report()
+    size = colorizer.batch_size
+    batches = [jobs[i : i + size] for i in range(0, len(jobs), size)]
+    bar = progress(total=len(jobs), unit="photo", desc="colorizing", enabled=len(jobs) > 1)
+    with ThreadPoolExecutor(max_workers=1) as pool, bar:
+        pending = pool.submit(_load_all, batches[0]) if batches else None
+        for k, batch in enumerate(batches):
+            loaded = pending.result()  # type: ignore[union-attr]
+            if k + 1 < len(batches):
+                pending = pool.submit(_load_all, batches[k + 1])
+            good = [(j, img) for j, img in zip(batch, loaded, strict=True) if _ok(img)]
+            for job, err in zip(batch, loaded, strict=True):
+                if not _ok(err):
+                    report.failed.append((job.source, str(err)))
+                    log(f"skipped {job.source}: {err}")
+            colour = colorizer.colorize_batch([img.image for _, img in good])
+            for (job, img), result in zip(good, colour, strict=True):
+                if compare:
+                    left = img.image if _is_colour(img) else grayscale(img.image)
+                    result = side_by_side(left, result)
+                try:
+                    save_atomic(result, job.target, job.fmt, quality)
+                except OSError as e:
+                    report.failed.append((job.source, f"cannot write {job.target}: {e}"))
+                    log(f"failed {job.source}: cannot write {job.target}: {e}")
+                    continue
+                report.done.append(job)
+            bar.update(len(batch))
+    return report
+
+
+def _ok(item: object) -> bool:
+    return isinstance(item, LoadedImage)
+
+
+def _is_colour(loaded: LoadedImage) -> bool:
+    if loaded.source_is_gray:
+        return False
+    small = loaded.image.copy()
+    small.thumbnail((256, 256))
+    return not is_grayscale(np.asarray(small))
+
+
+__all__ = [
+    "EXIT_OK",
+    "EXIT_SOME_FAILED",
+    "FORMATS",
+    "Job",
+    "Report",
+    "colorize_files",
+    "find_inputs",
+    "format_name",
+    "plan",
+    "save_atomic",
+]

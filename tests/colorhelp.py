@@ -1,0 +1,80 @@
+"""Tiny generators for the colorizing tests, and measuring the lightness of results."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from kolorize.color import uint8_to_model_space_numpy
+from kolorize.config import GeneratorConfig
+from kolorize.models import build_generator
+from kolorize.models.files import save_generator
+
+TINY = {
+    # inputs must be multiples of 2**5 = 32: the image size the files claim
+    "unet": GeneratorConfig(arch="unet", width=4, levels=5),
+    # any input size works
+    "resnet18_unet": GeneratorConfig(arch="resnet18_unet", width=8, depth=2),
+}
+
+
+def tiny_generator(path: Path, arch: str = "unet", image_size: int = 32) -> Path:
+    """A random tiny generator saved as `path`, with its last layer scaled up so it paints
+    strong colours (many out of the sRGB gamut): a random init alone gives near-gray output."""
+    torch.manual_seed(1)
+    cfg = TINY[arch]
+    net = build_generator(cfg)
+    last = net.ups[0][1] if arch == "unet" else net.out
+    with torch.no_grad():
+        for p in last.parameters():
+            p.mul_(400)
+    return save_generator(path, net.eval(), cfg, image_size=image_size, epoch=1, phase="pretrain")
+
+
+def lightness(image: Image.Image) -> np.ndarray:
+    """CIE L (0-100) of an image, (H, W)."""
+    rgb = np.asarray(image.convert("RGB"))
+    return (uint8_to_model_space_numpy(rgb[None])[0, 0] + 1) * 50
+
+
+def chroma(image: Image.Image) -> np.ndarray:
+    """Lab chroma sqrt(a^2 + b^2) of an image, (H, W)."""
+    lab = uint8_to_model_space_numpy(np.asarray(image.convert("RGB"))[None])[0] * 110
+    return np.hypot(lab[1], lab[2])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def live_server(app) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn on a free 127.0.0.1 port in a thread; yields its URL."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -1,0 +1,109 @@
+"""ONNX export and onnxruntime inference against PyTorch.
+
+Tolerances: the raw ab the two backends predict agree within 1e-4 (scaled ab, i.e. about 0.01
+in Lab units: float32 arithmetic in a different order). Finished photos agree within 1 level
+of 255 at 99.9% of pixels and 3 levels anywhere: a pixel right at the edge of the sRGB gamut
+may settle one bisection step apart.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from PIL import Image
+
+from clihelp import run_cli
+from colorhelp import tiny_generator
+from conftest import real_photo_paths
+from kolorize.errors import KolorizeError
+from kolorize.export import OnnxPredictor, export_onnx
+from kolorize.inference import Colorizer, TorchPredictor
+from kolorize.models.files import load_generator
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path]]:
+    """arch -> (safetensors, onnx); the U-Net exported through the command line."""
+    root = tmp_path_factory.mktemp("models")
+    unet = tiny_generator(root / "unet.safetensors", "unet")
+    result = run_cli("export", str(unet), "--format", "onnx", "-o", str(root / "unet.onnx"))
+    assert result.code == 0, result.err
+    resnet = tiny_generator(root / "resnet.safetensors", "resnet18_unet", image_size=48)
+    export_onnx(resnet, root / "resnet.onnx")
+    return {
+        "unet": (unet, root / "unet.onnx"),
+        "resnet18_unet": (resnet, root / "resnet.onnx"),
+    }
+
+
+def test_metadata_says_what_inference_needs(models: dict[str, tuple[Path, Path]]) -> None:
+    for arch, (_, path) in models.items():
+        props = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+        assert props["kolorize.image_size"] == ("32" if arch == "unet" else "48")
+        assert props["kolorize.input_multiple"] == ("32" if arch == "unet" else "1")
+        assert json.loads(props["kolorize.generator"])["arch"] == arch
+
+
+@pytest.mark.parametrize(
+    ("arch", "shapes"),
+    [
+        ("unet", [(1, 32, 32), (3, 64, 32), (2, 96, 160)]),
+        ("resnet18_unet", [(1, 48, 48), (4, 37, 53), (2, 120, 75)]),
+    ],
+)
+def test_raw_predictions_agree_for_any_batch_and_size(
+    models: dict[str, tuple[Path, Path]], arch: str, shapes: list[tuple[int, int, int]]
+) -> None:
+    weights, exported = models[arch]
+    torch_predict = TorchPredictor(load_generator(weights)[0], "cpu")
+    onnx_predict = OnnxPredictor(exported, "cpu")
+    rng = np.random.default_rng(0)
+    for n, h, w in shapes:
+        L = rng.uniform(-1, 1, (n, 1, h, w)).astype(np.float32)
+        expected, got = torch_predict(L), onnx_predict(L)
+        assert got.shape == expected.shape == (n, 2, h, w)
+        assert np.abs(got - expected).max() < 1e-4
+
+
+@pytest.mark.parametrize("arch", ["unet", "resnet18_unet"])
+def test_photos_agree(models: dict[str, tuple[Path, Path]], arch: str) -> None:
+    weights, exported = models[arch]
+    photos = [Image.open(p) for p in real_photo_paths(3)]
+    photos[1] = photos[1].convert("L").crop((0, 0, 201, 133))
+    from_torch = Colorizer.load(weights, "cpu").colorize_batch(photos)
+    onnx_colorizer = Colorizer.load(exported, "cpu")
+    assert onnx_colorizer.image_size == (32 if arch == "unet" else 48)
+    assert "onnxruntime" in onnx_colorizer.description
+    for photo, a, b in zip(photos, from_torch, onnx_colorizer.colorize_batch(photos), strict=True):
+        assert a.size == b.size == photo.size
+        diff = np.abs(np.asarray(a, int) - np.asarray(b, int))
+        assert (diff <= 1).mean() >= 0.999 and diff.max() <= 3
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_unreadable_or_foreign_onnx_files_are_user_errors(tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.onnx"
+    garbage.write_bytes(b"not a model")
+    with pytest.raises(KolorizeError, match="not a readable ONNX model"):
+        Colorizer.load(garbage)
+    foreign = tmp_path / "foreign.onnx"
+    torch.onnx.export(torch.nn.Conv2d(1, 2, 1), (torch.zeros(1, 1, 8, 8),), str(foreign),
+                      dynamo=False, input_names=["L"], output_names=["ab"])  # fmt: skip
+    with pytest.raises(KolorizeError, match="not exported by `kolorize export`"):
+        Colorizer.load(foreign)
+    with pytest.raises(KolorizeError, match="no such ONNX model"):
+        Colorizer.load(tmp_path / "missing.onnx")
+
+
+def test_export_refuses_other_formats_and_names(tmp_path: Path) -> None:
+    weights = tiny_generator(tmp_path / "g.safetensors")
+    with pytest.raises(KolorizeError, match=r"must end in \.onnx"):
+        export_onnx(weights, tmp_path / "model.bin")
+    result = run_cli("export", str(weights), "--format", "tflite", "-o", str(tmp_path / "m"))
+    assert result.code == 2 and "--format must be onnx" in result.err
+    assert list(tmp_path.iterdir()) == [weights]  # nothing half-written
