@@ -41,7 +41,7 @@ def test_training_order_is_shuffled_and_flipped_but_reproducible(tiny_dataset):
     assert torch.equal(e0, again)
     assert not torch.equal(e0, e1)
     # every training image appears once per epoch, some mirrored
-    rows = torch.from_numpy(np.asarray(cache.split("train"))).permute(0, 3, 1, 2)
+    rows = torch.from_numpy(np.array(cache.split("train"))).permute(0, 3, 1, 2)
     flipped = 0
     for img in e0:
         same = (rows == img).flatten(1).all(1)

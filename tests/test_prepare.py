@@ -186,8 +186,8 @@ def test_validation_can_come_from_its_own_folder(tmp_path):
         folder.mkdir()
         for p in paths:
             shutil.copy(p, folder / p.name)
-    args = ["data", "prepare", str(train_dir), "--val-src", str(val_dir), "--out", str(tmp_path / "d"),
-            "--size", "32", "--n", "10", "--val", "3"]  # fmt: skip
+    args = ["data", "prepare", str(train_dir), "--val-src", str(val_dir),
+            "--out", str(tmp_path / "d"), "--size", "32", "--n", "10", "--val", "3"]  # fmt: skip
     result = run_cli(*args)
     assert result.code == 0, result.err
     rows = ImageCache(tmp_path / "d").manifest()

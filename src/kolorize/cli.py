@@ -243,19 +243,217 @@ def study_command(
     ],
     deterministic: DeterministicOpt = False,
     overrides: SetOpt = None,
+    weights_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--weights-dir", help="Local AlexNet/InceptionV3 weight files (offline).", metavar="DIR"
+        ),
+    ] = None,
+    require_all_metrics: Annotated[
+        bool, typer.Option("--require-all-metrics", help="Fail instead of reporting n/a.")
+    ] = False,
+    bw: Annotated[
+        Path | None,
+        typer.Option(
+            "--bw", help="Black-and-white photos to colorize in the report.", metavar="DIR"
+        ),
+    ] = None,
+    evaluate: Annotated[
+        bool,
+        typer.Option("--evaluate/--no-evaluate", help="Score the models and write the report."),
+    ] = True,
 ) -> None:
-    """Train every model of a study in order; finished runs are skipped, interrupted ones
-    resumed, so running it again after a crash finishes the study."""
-    from kolorize.train.study import load_study, run_study
+    """Train every model of a study in order, then evaluate them and write the report
+    (STUDY_DIR/REPORT.md, report.html, metrics.csv). Finished work is skipped, interrupted
+    runs resumed, so running it again after a crash finishes the study."""
+    from kolorize.pipeline import run_full_study
 
-    study = load_study(config)
-    run_study(study, data, out, _overrides(overrides, deterministic), log=_echo)
+    html = run_full_study(
+        config, data, out, _overrides(overrides, deterministic),
+        weights_dir=weights_dir, require_all=require_all_metrics, bw_dir=bw,
+        evaluate=evaluate, log=_echo,
+    )  # fmt: skip
+    if html is not None:
+        _echo(f"report: {html}")
 
 
 # -- evaluation and report ------------------------------------------------------------------
 
+WeightsDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--weights-dir",
+        help="Folder with pretrained weight files (AlexNet, InceptionV3) for offline machines.",
+    ),
+]
+
+
+@app.command("evaluate")
+def evaluate_command(
+    runs: Annotated[
+        list[Path], typer.Argument(help="Run directories (or generator.safetensors files).")
+    ],
+    data: DataOpt,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for metrics.json/.csv.")],
+    weights_dir: WeightsDirOpt = None,
+    require_all: Annotated[
+        bool,
+        typer.Option(
+            "--require-all-metrics",
+            help="Fail when a metric's backbone weights are missing, instead of reporting n/a.",
+        ),
+    ] = False,
+    save_images: Annotated[
+        bool, typer.Option("--save-images", help="Also save the colorized images (PNG).")
+    ] = False,
+    train_mode: Annotated[
+        bool,
+        typer.Option(
+            "--train-mode",
+            help="Colorize with pix2pix's train-mode dropout/BatchNorm (default: model.eval()).",
+        ),
+    ] = False,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=1, help="Images per model call.")
+    ] = 32,
+) -> None:
+    """Score models on the validation split: PSNR, SSIM, LPIPS, FID, IS, Colorfulness (+ KID),
+    with the ground truth as the reference row."""
+    from kolorize.evaluate import evaluate_runs
+
+    evaluate_runs(
+        runs, data, out, weights_dir=weights_dir, require_all=require_all,
+        save_images=save_images, train_mode=train_mode, batch_size=batch_size, log=_echo,
+    )  # fmt: skip
+
+
+@app.command("report")
+def report_command(
+    study_dir: Annotated[Path, typer.Argument(help="The folder 'kolorize evaluate' wrote to.")],
+    bw: Annotated[
+        Path | None,
+        typer.Option("--bw", help="A folder of black-and-white photos to colorize in the report."),
+    ] = None,
+) -> None:
+    """Write REPORT.md and a self-contained report.html: table, charts, curves, image grids."""
+    from kolorize.evaluate import write_report
+
+    write_report(study_dir, bw_dir=bw, log=_echo)
+
 
 # -- colorizing for people ------------------------------------------------------------------
+
+ModelOpt = Annotated[
+    Path,
+    typer.Option("--model", "-m", help="A run directory, generator.safetensors or .onnx file."),
+]
+DeviceOpt = Annotated[
+    str | None, typer.Option("--device", help="cpu, cuda, cuda:1 ... (default: cuda if present).")
+]
+
+
+@app.command("colorize")
+def colorize_command(
+    inputs: Annotated[
+        list[str], typer.Argument(help="Photos, folders (searched recursively) or glob patterns.")
+    ],
+    model: ModelOpt,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Output folder, or a file name for one photo.")
+    ],
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format", help="png, jpg or webp; 'auto' keeps the input's format (else png)."
+        ),
+    ] = "auto",
+    side_by_side: Annotated[
+        bool,
+        typer.Option(
+            "--side-by-side",
+            help="Write gray | colorized (original | colorized for colour photos).",
+        ),
+    ] = False,
+    quality: Annotated[
+        int, typer.Option("--quality", min=1, max=100, help="JPEG/WebP quality.")
+    ] = 95,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=1, help="Photos per model call.")
+    ] = 4,
+    device: DeviceOpt = None,
+) -> None:
+    """Colorize photos at their full resolution.
+
+    Exit codes: 0 all photos written; 1 some photos could not be read or written (each is
+    named on stderr, the others are done); 2 a usage error (bad model, path or option,
+    an output that would overwrite an input); 130 interrupted.
+    """
+    from kolorize.colorize_files import colorize_files, find_inputs, format_name, plan
+
+    jobs = plan(find_inputs(inputs, skip_under=out), out, format_name(fmt))
+    from kolorize.inference import Colorizer  # torch: only once the plan is known to be good
+
+    colorizer = Colorizer.load(model, device, batch_size=batch_size)
+    report = colorize_files(colorizer, jobs, compare=side_by_side, quality=quality, log=_echo)
+    where = jobs[0].target if len(jobs) == 1 else out
+    _echo(f"colorized {len(report.done)} of {len(jobs)} photos into {where}")
+    if report.failed:
+        _echo(f"{len(report.failed)} failed: " + ", ".join(str(p) for p, _ in report.failed))
+    raise typer.Exit(report.exit_code)
+
+
+@app.command("export")
+def export_command(
+    model: Annotated[Path, typer.Argument(help="A run directory or generator.safetensors.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The file to write, e.g. model.onnx.")],
+    fmt: Annotated[str, typer.Option("--format", help="Only 'onnx' for now.")] = "onnx",
+) -> None:
+    """Export a generator for other runtimes (ONNX: dynamic batch and image size)."""
+    if fmt.lower() != "onnx":
+        raise KolorizeError(f"--format must be onnx, got {fmt!r}")
+    from kolorize.export import export_onnx
+
+    _echo(f"wrote {export_onnx(model, out)}")
+
+
+@app.command("serve")
+def serve_command(
+    model: ModelOpt,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port.")] = 8000,
+    max_mb: Annotated[
+        float, typer.Option("--max-mb", min=0.1, help="Largest upload accepted, in MB.")
+    ] = 20,
+    device: DeviceOpt = None,
+) -> None:
+    """A web page to colorize photos: upload (or drop) a photo, compare, download."""
+    from kolorize.serve import serve
+
+    serve(model, host=host, port=port, device=device, max_bytes=int(max_mb * 2**20), log=_echo)
+
+
+# -- demo -----------------------------------------------------------------------------------
+
+
+@app.command("demo")
+def demo_command(
+    out: Annotated[
+        Path,
+        typer.Option("--out", "-o", help="Folder for everything the demo makes.", metavar="DIR"),
+    ] = Path("demo"),
+    bw: Annotated[
+        Path | None,
+        typer.Option(
+            "--bw", help="Black-and-white photos to colorize in the report.", metavar="DIR"
+        ),
+    ] = None,
+) -> None:
+    """The whole study end to end at small scale, offline: crops of scikit-image's sample
+    photos, the five models at 64x64 on the CPU, metrics and the report (a few minutes)."""
+    from kolorize.demo import run_demo
+
+    html = run_demo(out, bw_dir=bw, log=_echo)
+    _echo(f"demo finished: open {html} (or read {html.with_name('REPORT.md')})")
 
 
 # -- entry point --------------------------------------------------------------------------

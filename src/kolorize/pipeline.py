@@ -1,0 +1,81 @@
+"""A study from start to finish: train what is missing, score the models, write the report.
+Each stage is skipped when its output is newer than its inputs, so running the same command
+again does nothing (and says so) and re-running after a crash finishes the study."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from kolorize.models.files import GENERATOR_FILE
+from kolorize.train.study import load_study, run_study
+
+METRICS_FILE = "metrics.json"
+
+
+def _mtime(path: Path) -> float:
+    return path.stat().st_mtime if path.exists() else 0.0
+
+
+def _scores_are_current(out: Path, run_dirs: list[Path], settings: dict[str, Any]) -> bool:
+    metrics = out / METRICS_FILE
+    if not metrics.is_file():
+        return False
+    try:
+        saved = json.loads(metrics.read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
+    scored = {row["name"] for row in saved.get("rows", []) if not row.get("reference")}
+    newest = max(_mtime(d / GENERATOR_FILE) for d in run_dirs)
+    return (
+        scored == {d.name for d in run_dirs}
+        and _mtime(metrics) > newest
+        and saved.get("pipeline") == settings
+    )
+
+
+def run_full_study(
+    study_file: str | Path,
+    data_dir: str | Path,
+    out: str | Path,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    weights_dir: str | Path | None = None,
+    require_all: bool = False,
+    bw_dir: str | Path | None = None,
+    evaluate: bool = True,
+    log: Callable[[str], None] = print,
+) -> Path | None:
+    """Train, evaluate and report; returns the report.html path (None without evaluation)."""
+    from kolorize.evaluate import evaluate_runs, write_report
+    from kolorize.evaluate.report import REPORT_HTML, REPORT_MD
+
+    out = Path(out)
+    run_dirs = run_study(load_study(study_file), data_dir, out, overrides, log=log)
+    if not evaluate:
+        return None
+    settings = {
+        "data": str(Path(data_dir).resolve()),
+        "weights_dir": str(weights_dir) if weights_dir else None,
+        "require_all": require_all,
+    }
+    if _scores_are_current(out, run_dirs, settings):
+        log(f"{out / METRICS_FILE} is up to date: nothing to evaluate")
+    else:
+        evaluate_runs(
+            run_dirs, data_dir, out, weights_dir=weights_dir, require_all=require_all, log=log
+        )
+        metrics = out / METRICS_FILE
+        saved = json.loads(metrics.read_text())
+        saved["pipeline"] = settings
+        tmp = metrics.with_name(f".{metrics.name}.tmp")
+        tmp.write_text(json.dumps(saved, indent=2) + "\n")
+        tmp.replace(metrics)
+    html, md = out / REPORT_HTML, out / REPORT_MD
+    if bw_dir is None and _mtime(html) > _mtime(out / METRICS_FILE) and md.is_file():
+        log(f"the report is up to date: {md} and {html}")
+    else:
+        md, html = write_report(out, bw_dir=bw_dir, log=log)
+    return html
