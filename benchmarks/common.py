@@ -9,12 +9,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import torch
-
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def machine() -> str:
+    import torch  # here, so that memory measurements of torch-free work stay torch-free
+
     cpu = platform.processor() or "cpu"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():

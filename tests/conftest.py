@@ -30,6 +30,17 @@ def _seed_and_threads() -> None:
 
 
 @pytest.fixture
+def offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No hub cache, and weight downloads that fail at once (a closed port on this machine)."""
+    from kolorize.weights import WEIGHTS, WeightFile
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    for key, spec in list(WEIGHTS.items()):
+        url = f"http://127.0.0.1:9/{spec.filename}"
+        monkeypatch.setitem(WEIGHTS, key, WeightFile(key, spec.filename, url, spec.purpose))
+
+
+@pytest.fixture
 def photo_dir(tmp_path: Path) -> Path:
     """A folder of 24 real photos (copies in the test's temp dir)."""
     folder = tmp_path / "photos"

@@ -18,7 +18,7 @@ from kolorize.evaluate import metrics as M
 from kolorize.evaluate.backbones import Backbones, write_random_weights
 from kolorize.evaluate.colorize import colorize_batch, to_nchw
 from kolorize.models.files import load_generator
-from kolorize.weights import WEIGHTS, WeightFile
+from kolorize.weights import WEIGHTS
 
 SIX = ("psnr", "ssim", "lpips", "fid", "is", "colorfulness")
 
@@ -30,16 +30,6 @@ def _quiet(_msg):
 @pytest.fixture(scope="module")
 def runs(tiny_dataset, tmp_path_factory):
     return train_tiny_runs(tiny_dataset, tmp_path_factory.mktemp("study"))
-
-
-@pytest.fixture
-def offline(tmp_path, monkeypatch):
-    """No hub cache, and downloads that fail at once (a closed port on this machine)."""
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    for key in ("alexnet", "inception"):
-        spec = WEIGHTS[key]
-        monkeypatch.setitem(WEIGHTS, key, WeightFile(key, spec.filename,
-                            f"http://127.0.0.1:9/{spec.filename}", spec.purpose))  # fmt: skip
 
 
 def _val(data) -> torch.Tensor:

@@ -18,7 +18,7 @@ from evalhelp import SmallInception
 from kolorize.errors import KolorizeError, MissingWeightsError
 from kolorize.evaluate import metrics as M
 from kolorize.evaluate.backbones import Backbones, load_backbones, write_random_weights
-from kolorize.weights import WEIGHTS, WeightFile
+from kolorize.weights import WEIGHTS
 
 
 def _photos(n: int, size: int = 32) -> torch.Tensor:
@@ -239,16 +239,6 @@ def test_backbones_load_from_a_weights_dir_and_lpips_matches_a_hand_computation(
     # the real InceptionV3 layout: 2048-d pool features and 1008 logits, one pass
     assert scores.pool.shape == (4, 2048) and scores.logits.shape == (4, 1008)
     assert torch.isfinite(scores.pool).all() and scores.pool.std(0).mean() > 0
-
-
-@pytest.fixture
-def offline(tmp_path, monkeypatch):
-    """No hub cache, and downloads that fail at once (a closed port on this machine)."""
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    for key in ("alexnet", "inception"):
-        spec = WEIGHTS[key]
-        monkeypatch.setitem(WEIGHTS, key, WeightFile(key, spec.filename,
-                            f"http://127.0.0.1:9/{spec.filename}", spec.purpose))  # fmt: skip
 
 
 def test_missing_weights_become_reasons_naming_the_files(offline):

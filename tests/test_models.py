@@ -92,14 +92,8 @@ def test_pretrained_generator_loads_a_local_weights_file(tmp_path):
     assert torch.equal(g.encoder.conv1.weight, g2.encoder.conv1.weight)
 
 
-def test_pretrained_offline_error_names_the_file(tmp_path, monkeypatch):
+def test_pretrained_offline_error_names_the_file(offline):
     from kolorize.errors import MissingWeightsError
-    from kolorize.weights import WEIGHTS, WeightFile
 
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setitem(
-        WEIGHTS, "resnet18",
-        WeightFile("resnet18", "resnet18-f37072fd.pth", "http://127.0.0.1:9/r.pth", "encoder"),
-    )  # fmt: skip
     with pytest.raises(MissingWeightsError, match=r"resnet18-f37072fd\.pth"):
         build_generator(GeneratorConfig(arch="resnet18_unet", pretrained=True))

@@ -174,6 +174,31 @@ def data_info(
         typer.echo("converted:" + "".join(f"\n  {k}: {v}" for k, v in converted.items()))
 
 
+# -- options shared by the study, evaluation, report and demo commands -------------------
+
+WeightsDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--weights-dir",
+        help="Folder with pretrained weight files (AlexNet, InceptionV3) for offline machines.",
+        metavar="DIR",
+    ),
+]
+RequireAllOpt = Annotated[
+    bool,
+    typer.Option(
+        "--require-all-metrics",
+        help="Fail when a metric's backbone weights are missing, instead of reporting n/a.",
+    ),
+]
+BwOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--bw", help="A folder of black-and-white photos to colorize in the report.", metavar="DIR"
+    ),
+]
+
+
 # -- training ------------------------------------------------------------------------------
 
 SetOpt = Annotated[
@@ -243,21 +268,9 @@ def study_command(
     ],
     deterministic: DeterministicOpt = False,
     overrides: SetOpt = None,
-    weights_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--weights-dir", help="Local AlexNet/InceptionV3 weight files (offline).", metavar="DIR"
-        ),
-    ] = None,
-    require_all_metrics: Annotated[
-        bool, typer.Option("--require-all-metrics", help="Fail instead of reporting n/a.")
-    ] = False,
-    bw: Annotated[
-        Path | None,
-        typer.Option(
-            "--bw", help="Black-and-white photos to colorize in the report.", metavar="DIR"
-        ),
-    ] = None,
+    weights_dir: WeightsDirOpt = None,
+    require_all_metrics: RequireAllOpt = False,
+    bw: BwOpt = None,
     evaluate: Annotated[
         bool,
         typer.Option("--evaluate/--no-evaluate", help="Score the models and write the report."),
@@ -279,14 +292,6 @@ def study_command(
 
 # -- evaluation and report ------------------------------------------------------------------
 
-WeightsDirOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--weights-dir",
-        help="Folder with pretrained weight files (AlexNet, InceptionV3) for offline machines.",
-    ),
-]
-
 
 @app.command("evaluate")
 def evaluate_command(
@@ -296,13 +301,7 @@ def evaluate_command(
     data: DataOpt,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for metrics.json/.csv.")],
     weights_dir: WeightsDirOpt = None,
-    require_all: Annotated[
-        bool,
-        typer.Option(
-            "--require-all-metrics",
-            help="Fail when a metric's backbone weights are missing, instead of reporting n/a.",
-        ),
-    ] = False,
+    require_all: RequireAllOpt = False,
     save_images: Annotated[
         bool, typer.Option("--save-images", help="Also save the colorized images (PNG).")
     ] = False,
@@ -330,10 +329,7 @@ def evaluate_command(
 @app.command("report")
 def report_command(
     study_dir: Annotated[Path, typer.Argument(help="The folder 'kolorize evaluate' wrote to.")],
-    bw: Annotated[
-        Path | None,
-        typer.Option("--bw", help="A folder of black-and-white photos to colorize in the report."),
-    ] = None,
+    bw: BwOpt = None,
 ) -> None:
     """Write REPORT.md and a self-contained report.html: table, charts, curves, image grids."""
     from kolorize.evaluate import write_report
@@ -441,12 +437,7 @@ def demo_command(
         Path,
         typer.Option("--out", "-o", help="Folder for everything the demo makes.", metavar="DIR"),
     ] = Path("demo"),
-    bw: Annotated[
-        Path | None,
-        typer.Option(
-            "--bw", help="Black-and-white photos to colorize in the report.", metavar="DIR"
-        ),
-    ] = None,
+    bw: BwOpt = None,
 ) -> None:
     """The whole study end to end at small scale, offline: crops of scikit-image's sample
     photos, the five models at 64x64 on the CPU, metrics and the report (a few minutes)."""
