@@ -55,7 +55,7 @@ def test_validation_is_in_order_and_never_flipped(tiny_dataset):
     cache = ImageCache(tiny_dataset)
     loader = make_loader(cache, "val", 3, train=False)
     got = torch.cat(_epoch(loader, 0))
-    expected = torch.from_numpy(np.asarray(cache.split("val"))).permute(0, 3, 1, 2)
+    expected = torch.from_numpy(np.array(cache.split("val"))).permute(0, 3, 1, 2)
     assert torch.equal(got, expected)  # 8 images in batches of 3, 3, 2: nothing dropped
 
 
