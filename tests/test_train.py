@@ -227,3 +227,18 @@ def test_ddp_with_two_gloo_processes_keeps_ranks_equal(tiny_dataset, tmp_path):
     single = torch.load(tmp_path / "rank0.pt")["G"]
     init = Trainer(tiny_config(), tiny_dataset, tmp_path / "fresh", log=_quiet).G.state_dict()
     assert any(not torch.equal(single[k], init[k]) for k in init)  # training really happened
+
+
+@pytest.mark.slow
+def test_torchrun_launches_two_processes_through_the_cli(tiny_dataset, tmp_path):
+    torchrun = Path(sys.executable).with_name("torchrun")
+    args = [str(torchrun), "--nproc-per-node", "2", "-m", "kolorize", "train",
+            _empty_config(tmp_path), "--data", str(tiny_dataset),
+            "--run-dir", str(tmp_path / "r")]  # fmt: skip
+    for key, value in {**TINY, "train.epochs": 1, "train.batch_size": 4}.items():
+        args += ["--set", f"{key}={value}"]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "x 2 processes" in result.stderr
+    assert result.stderr.count("run directory:") == 1
+    assert load_checkpoint(list_checkpoints(tmp_path / "r")[-1])["step"] == 4

@@ -7,6 +7,7 @@ Errors a user can cause end as one line on stderr and exit code 2, never a trace
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -254,7 +255,8 @@ def train_command(
     cfg = load_config(config, _overrides(overrides, deterministic))
     target = run_dir or Path("runs") / config.stem
     train(cfg, data, target, resume=resume, log=_echo)
-    _echo(f"run directory: {target}")
+    if os.environ.get("RANK", "0") == "0":  # once, not per torchrun process
+        _echo(f"run directory: {target}")
 
 
 @app.command("study")
