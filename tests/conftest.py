@@ -50,6 +50,16 @@ def photo_dir(tmp_path: Path) -> Path:
     return folder
 
 
+@pytest.fixture(scope="module")
+def colorizer(tmp_path_factory: pytest.TempPathFactory):
+    """A Colorizer around a tiny random generator trained at 32 px."""
+    from colorhelp import tiny_generator
+    from kolorize.inference import Colorizer
+
+    path = tiny_generator(tmp_path_factory.mktemp("model") / "generator.safetensors")
+    return Colorizer.load(path, device="cpu")
+
+
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A prepared 32x32 cache of 40 real photos (32 train / 8 val), shared by many tests."""

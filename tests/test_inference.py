@@ -35,12 +35,6 @@ L_TOLERANCE = 0.5
 
 
 @pytest.fixture(scope="module")
-def colorizer(tmp_path_factory: pytest.TempPathFactory) -> Colorizer:
-    path = tiny_generator(tmp_path_factory.mktemp("model") / "generator.safetensors")
-    return Colorizer.load(path, device="cpu")
-
-
-@pytest.fixture(scope="module")
 def photo() -> Image.Image:
     return Image.open(real_photo_paths(8)[3]).convert("RGB")
 

@@ -16,19 +16,13 @@ from PIL import Image
 
 from badfiles import make_all
 from clihelp import run_cli
-from colorhelp import live_server, tiny_generator
+from colorhelp import live_server
 from conftest import real_photo_paths
 from kolorize.inference import Colorizer
 from kolorize.serve import create_app
 from kolorize.serve.app import STATIC
 
 MAX_BYTES = 200_000
-
-
-@pytest.fixture(scope="module")
-def colorizer(tmp_path_factory: pytest.TempPathFactory) -> Colorizer:
-    path = tiny_generator(tmp_path_factory.mktemp("model") / "generator.safetensors")
-    return Colorizer.load(path, device="cpu")
 
 
 @pytest.fixture(scope="module")

@@ -88,7 +88,7 @@ class OnnxPredictor:
     def __init__(self, path: str | Path, device: torch.device | str | None = None) -> None:
         import onnxruntime as ort
 
-        from kolorize.inference import resolve_device
+        from kolorize.device import resolve_device
 
         providers = ["CPUExecutionProvider"]
         cuda = resolve_device(device).type == "cuda"

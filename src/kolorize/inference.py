@@ -24,7 +24,6 @@ import functools
 import io
 import threading
 from collections.abc import Sequence
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Protocol
 
@@ -41,7 +40,7 @@ from kolorize.color import (
 )
 from kolorize.data.images import load_rgb
 from kolorize.data.prepare import resize_photo
-from kolorize.errors import KolorizeError
+from kolorize.device import autocast, resolve_device
 
 
 class Predictor(Protocol):
@@ -61,21 +60,6 @@ _BISECTION_STEPS = 6
 _FAST_MODES = {"RGB", "L"}
 
 
-def resolve_device(device: torch.device | str | None = None) -> torch.device:
-    """None -> CUDA when present, else the CPU; a name is checked against this machine."""
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, ValueError):
-        raise KolorizeError(f"unknown device {device!r} (try cpu or cuda)") from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise KolorizeError(f"device {device!r} asked for, but CUDA is not available here")
-    if resolved.type not in ("cpu", "cuda"):
-        raise KolorizeError(f"device {device!r} is not supported (use cpu or cuda)")
-    return resolved
-
-
 class TorchPredictor:
     """A generator on a device: inference mode, channels_last (faster on CPU as on GPU), fp32 on
     the CPU and bf16 autocast on CUDA."""
@@ -87,9 +71,7 @@ class TorchPredictor:
 
     def __call__(self, L: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(L).to(self.device).contiguous(memory_format=torch.channels_last)
-        cuda = self.device.type == "cuda"
-        amp = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else nullcontext()
-        with torch.inference_mode(), amp:
+        with torch.inference_mode(), autocast(self.device):
             ab = self.net(x)
         return ab.float().cpu().numpy()
 

@@ -12,25 +12,14 @@ stay float32/64), otherwise the CPU in float32.
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager, nullcontext
-
 import numpy as np
 import torch
 from torch import nn
 
 from kolorize.color import batch_to_model_space, model_space_to_rgb, to_uint8
+from kolorize.device import autocast
 from kolorize.errors import KolorizeError
 from kolorize.models import input_multiple
-
-
-def pick_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def autocast_for(device: torch.device) -> AbstractContextManager[object]:
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return nullcontext()
 
 
 def ready_generator(net: nn.Module, device: torch.device, *, train_mode: bool = False) -> nn.Module:
@@ -54,7 +43,7 @@ def to_nchw(rgb_nhwc: np.ndarray, device: torch.device) -> torch.Tensor:
 def colorize_batch(net: nn.Module, rgb: torch.Tensor) -> torch.Tensor:
     """uint8 RGB (N, 3, H, W) -> the generator's colorization of its L channel, uint8 RGB."""
     L, _ = batch_to_model_space(rgb, rgb.device)
-    with autocast_for(rgb.device):
+    with autocast(rgb.device):
         ab = net(L)
     return to_uint8(model_space_to_rgb(L, ab.float()))
 

@@ -21,13 +21,13 @@ from PIL import Image
 from torch import nn
 
 from kolorize.data.cache import ImageCache
+from kolorize.device import resolve_device
 from kolorize.errors import KolorizeError
 from kolorize.evaluate import metrics as M
 from kolorize.evaluate.backbones import Backbones, load_backbones
 from kolorize.evaluate.colorize import (
     check_size,
     colorize_batch,
-    pick_device,
     ready_generator,
     to_nchw,
 )
@@ -233,7 +233,7 @@ def evaluate_runs(
     backbones = _usable(backbones, cache.size)
     for reason in dict.fromkeys(backbones.missing.values()):
         log(f"n/a: {reason}")
-    device = torch.device(device) if device is not None else pick_device()
+    device = resolve_device(device)
     backbones.to(device)
     log(f"evaluating {len(models)} model(s) on {len(val)} validation images on {device}")
 

@@ -11,7 +11,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from kolorize.errors import KolorizeError
+from kolorize.device import resolve_device
 
 
 @dataclass(frozen=True)
@@ -30,20 +30,11 @@ class DistInfo:
         return self.world_size > 1
 
 
-def pick_device(preference: str, local_rank: int = 0) -> torch.device:
-    if preference == "auto":
-        return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
-    device = torch.device(preference)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise KolorizeError(f"train.device={preference} but no CUDA device is available")
-    return device
-
-
 def setup(preference: str) -> DistInfo:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local = int(os.environ.get("LOCAL_RANK", "0"))
-    device = pick_device(preference, local)
+    device = resolve_device(preference, local)
     if world > 1 and not dist.is_initialized():
         if device.type == "cuda":
             torch.cuda.set_device(device)

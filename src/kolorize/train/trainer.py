@@ -30,6 +30,7 @@ from kolorize.color import batch_to_model_space
 from kolorize.config import RunConfig, from_dict
 from kolorize.data.cache import ImageCache
 from kolorize.data.loader import make_loader
+from kolorize.device import autocast
 from kolorize.errors import KolorizeError
 from kolorize.models import build_discriminator, build_generator, input_multiple
 from kolorize.models.files import GENERATOR_FILE, read_generator, save_generator
@@ -268,9 +269,7 @@ class Trainer:
     # -- one step --------------------------------------------------------------------------
 
     def _autocast(self) -> contextlib.AbstractContextManager:
-        if self.amp:
-            return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+        return autocast(self.device, enabled=self.amp)
 
     def _to_model(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         L, ab = batch_to_model_space(batch, self.device)
@@ -436,10 +435,7 @@ class Trainer:
         self.logs.epoch(record)
         self._save()
         if self.dist.is_main:
-            save_generator(
-                self.run_dir / GENERATOR_FILE, self.G, self.cfg.generator,
-                image_size=self.data.size, epoch=self.epoch, phase=t.phase,
-            )  # fmt: skip
+            self._export_generator()
             self._write_run_state()
         ddp.barrier(self.dist)
         summary = ", ".join(f"{k} {v:.4f}" for k, v in means.items())
@@ -494,14 +490,18 @@ class Trainer:
         tmp.write_text(json.dumps(state, indent=2) + "\n")
         os.replace(tmp, self.run_dir / RUN_FILE)
 
+    def _export_generator(self) -> None:
+        save_generator(
+            self.run_dir / GENERATOR_FILE, self.G, self.cfg.generator,
+            image_size=self.data.size, epoch=self.epoch, phase=self.cfg.train.phase,
+        )  # fmt: skip
+
     def _finish(self) -> None:
-        if self.dist.is_main and not (self.run_dir / GENERATOR_FILE).is_file():
-            save_generator(
-                self.run_dir / GENERATOR_FILE, self.G, self.cfg.generator,
-                image_size=self.data.size, epoch=self.epoch, phase=self.cfg.train.phase,
-            )  # fmt: skip
-        if self.dist.is_main:
-            self._write_run_state()
+        if not self.dist.is_main:
+            return
+        if not (self.run_dir / GENERATOR_FILE).is_file():
+            self._export_generator()
+        self._write_run_state()
 
 
 def _max_levels(size: int) -> int:
