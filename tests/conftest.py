@@ -29,6 +29,15 @@ def _seed_and_threads() -> None:
     np.random.seed(0)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """kolorize's cache (the measured CPU precision) in a folder of the test session's own,
+    so tests neither read nor write the user's."""
+    import os
+
+    os.environ["KOLORIZE_CACHE"] = str(tmp_path_factory.mktemp("kolorize-cache"))
+
+
 @pytest.fixture
 def offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No hub cache, and weight downloads that fail at once (a closed port on this machine)."""

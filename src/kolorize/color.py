@@ -8,6 +8,8 @@ All functions are batched (N, 3, H, W) or (3, H, W), differentiable and device-a
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 
@@ -24,19 +26,23 @@ _WHITE_D65 = (0.950456, 1.0, 1.088754)
 _DELTA = 6.0 / 29.0
 
 
-def _matrix(rows: tuple[tuple[float, ...], ...], like: torch.Tensor) -> torch.Tensor:
-    return torch.tensor(rows, dtype=like.dtype, device=like.device)
+@functools.lru_cache(maxsize=32)
+def _conversion_matrices(dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """(RGB -> normalised XYZ, its inverse) as tensors on `device`, built once per dtype and
+    device: a tensor built from Python numbers is a host-to-device copy, which a CUDA graph
+    cannot capture and which syncs every training step."""
+    forward = (
+        torch.tensor(_RGB_TO_XYZ, dtype=torch.float64)
+        / torch.tensor(_WHITE_D65, dtype=torch.float64)[:, None]
+    )
+    inverse = torch.linalg.inv(forward)
+    return forward.to(device, dtype), inverse.to(device, dtype)
 
 
 def _apply_3x3(m: torch.Tensor, img: torch.Tensor) -> torch.Tensor:
     """Multiply every pixel of a (..., 3, H, W) tensor by a 3x3 matrix."""
     flat = img.reshape(*img.shape[:-3], 3, -1)
     return (m @ flat).reshape(img.shape)
-
-
-def _normalized_xyz_matrix(like: torch.Tensor) -> torch.Tensor:
-    white = torch.tensor(_WHITE_D65, dtype=like.dtype, device=like.device)
-    return _matrix(_RGB_TO_XYZ, like) / white[:, None]
 
 
 def srgb_to_linear(rgb: torch.Tensor) -> torch.Tensor:
@@ -66,7 +72,7 @@ def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
     if rgb.shape[-3] != 3:
         raise ValueError(f"expected 3 channels at dim -3, got shape {tuple(rgb.shape)}")
     rgb = rgb if rgb.is_floating_point() else rgb.float() / 255
-    xyz = _apply_3x3(_normalized_xyz_matrix(rgb), srgb_to_linear(rgb))
+    xyz = _apply_3x3(_conversion_matrices(rgb.dtype, rgb.device)[0], srgb_to_linear(rgb))
     return _xyz_to_lab(xyz)
 
 
@@ -76,7 +82,7 @@ def lab_to_rgb(lab: torch.Tensor, clip: bool = True) -> torch.Tensor:
     fy = (L + 16) / 116
     f = torch.stack([fy + a / 500, fy, fy - b / 200], dim=-3)
     xyz = torch.where(f > _DELTA, f.pow(3), 3 * _DELTA**2 * (f - 4 / 29))
-    m = torch.linalg.inv(_normalized_xyz_matrix(xyz.double())).to(xyz.dtype)
+    m = _conversion_matrices(xyz.dtype, xyz.device)[1]
     rgb = linear_to_srgb(_apply_3x3(m, xyz).clamp_min(0))
     return rgb.clamp(0, 1) if clip else rgb
 

@@ -60,9 +60,13 @@ class TrainConfig:
     seed: int = 123
     deterministic: bool = False
     device: str = "auto"  # auto, cpu, cuda, cuda:1, ...
-    amp: Literal["auto", "bf16", "off"] = "auto"  # bf16 autocast, on CUDA only
+    # fp32, or bf16 autocast; auto: bf16 on CUDA, on a CPU what a measurement there found faster
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
     channels_last: bool = True  # NHWC: faster on CUDA and, with oneDNN, on the CPU too
     compile: bool = False  # torch.compile the networks (CUDA)
+    cuda_graphs: bool = True  # on CUDA, capture the whole step once and replay it
+    # keep the training images on the device (auto: on CUDA when they take <= 1/4 of its memory)
+    data_on_device: Literal["auto", "on", "off"] = "auto"
     checkpoint_every: int = 0  # also checkpoint every N steps (0: only at epoch ends)
     keep_checkpoints: int = 2  # newest full checkpoints kept on disk
     log_every: int = 25  # steps between TensorBoard points
@@ -216,6 +220,7 @@ def from_dict(data: Mapping[str, Any]) -> RunConfig:
             raise KolorizeError(f"config section '{section}' must be a mapping")
         types_ = _field_types(classes[section])
         kwargs = {}
+        values = _renamed(section, values)
         for name, value in values.items():
             if name not in types_:
                 raise _unknown(f"{section}.{name}", all_keys())
@@ -224,6 +229,19 @@ def from_dict(data: Mapping[str, Any]) -> RunConfig:
     cfg = RunConfig(**sections)
     validate(cfg)
     return cfg
+
+
+# Keys of earlier versions, still read from the configs and checkpoints of older runs.
+_RENAMED = {("train", "amp"): ("precision", {"auto": "auto", "bf16": "bf16", "off": "fp32"})}
+
+
+def _renamed(section: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(values)
+    for (sec, old), (new, mapping) in _RENAMED.items():
+        if sec == section and old in out:
+            value = out.pop(old)
+            out.setdefault(new, mapping.get(value, value))
+    return out
 
 
 def validate(cfg: RunConfig) -> None:

@@ -1,13 +1,31 @@
-"""Which device to run on, and the one mixed-precision rule: bf16 autocast on CUDA, plain fp32
-everywhere else (bf16 on a CPU is far slower than fp32)."""
+"""Which device to run on, and at which precision.
+
+Precision is `fp32` or `bf16` (autocast: matrix work in bfloat16, the rest in fp32). `auto`
+means bf16 on CUDA, and on a CPU whatever a measurement on this machine found faster: CPUs
+with bf16 matrix units (AMX) run bf16 convolutions about twice as fast as fp32, while others
+run them several times slower. The measurement is made once per machine, workload and torch
+version, and kept in `precision.json` in kolorize's cache folder.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import platform
+import time
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+from typing import Literal
 
 import torch
 
 from kolorize.errors import KolorizeError
+
+Precision = Literal["auto", "fp32", "bf16"]
+PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16")
+# bf16 must beat fp32 by this factor to be chosen: a tie keeps the exact arithmetic.
+_BF16_MARGIN = 0.9
 
 
 def resolve_device(device: torch.device | str | None = None, local_rank: int = 0) -> torch.device:
@@ -26,7 +44,95 @@ def resolve_device(device: torch.device | str | None = None, local_rank: int = 0
     return resolved
 
 
-def autocast(device: torch.device, enabled: bool = True) -> AbstractContextManager[object]:
-    if enabled and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+def autocast(
+    device: torch.device, precision: str = "fp32", *, cache: bool = True
+) -> AbstractContextManager[object]:
+    """The autocast context for a resolved precision ("fp32" or "bf16"). `cache=False` is
+    needed inside CUDA graph capture (autocast's weight cache must not outlive a replay)."""
+    if precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16, cache_enabled=cache)
     return nullcontext()
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("KOLORIZE_CACHE") or os.environ.get("XDG_CACHE_HOME")
+    return Path(base) / "kolorize" if base else Path.home() / ".cache" / "kolorize"
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_key(workload: str) -> str:
+    threads = torch.get_num_threads()
+    return f"{_cpu_name()} | torch {torch.__version__} | {threads} threads | {workload}"
+
+
+def time_precision(run: Callable[[], object], repeats: int = 2) -> float:
+    """Best wall time of `run` after one untimed warm-up call."""
+    run()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def resolve_precision(
+    requested: str,
+    device: torch.device,
+    *,
+    workload: str,
+    measure: Callable[[str], float] | None = None,
+    log: Callable[[str], None] = lambda _msg: None,
+) -> str:
+    """ "auto", "fp32" or "bf16" -> "fp32" or "bf16" for this device.
+
+    On a CPU, "auto" calls `measure(precision)` (seconds for a representative piece of the
+    workload) for both precisions, once per machine and workload; the choice is cached."""
+    if requested not in PRECISIONS:
+        raise KolorizeError(f"precision must be one of {', '.join(PRECISIONS)}; got {requested!r}")
+    if requested != "auto":
+        return requested
+    if device.type == "cuda":
+        return "bf16"
+    if measure is None:
+        return "fp32"
+    key = machine_key(workload)
+    path = cache_dir() / "precision.json"
+    try:
+        known = json.loads(path.read_text())
+        if not isinstance(known, dict):
+            known = {}
+    except (OSError, ValueError):
+        known = {}
+    entry = known.get(key)
+    if not isinstance(entry, dict) or entry.get("choice") not in ("fp32", "bf16"):
+        seconds = {p: measure(p) for p in ("fp32", "bf16")}
+        choice = "bf16" if seconds["bf16"] < _BF16_MARGIN * seconds["fp32"] else "fp32"
+        entry = {"choice": choice, **{p: round(s, 4) for p, s in seconds.items()}}
+        known[key] = entry
+        log(
+            f"precision: measured {workload} on this CPU: fp32 {seconds['fp32']:.3f} s, "
+            f"bf16 {seconds['bf16']:.3f} s -> {choice} (kept in {path})"
+        )
+        _write_json(path, known)
+    return str(entry["choice"])
+
+
+def _write_json(path: Path, data: dict) -> None:
+    """Best effort: an unwritable cache only means measuring again next time."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        tmp.write_text(json.dumps(data, indent=2) + "\n")
+        os.replace(tmp, path)
+    except OSError:
+        pass

@@ -177,3 +177,64 @@ def make_loader(
         threads=threads,
         pin_memory=pin_memory,
     )
+
+
+class DeviceBatches:
+    """The whole split resident on the training device as uint8 (N, H, W, 3): a batch is then
+    two small index tensors, gathered, flipped and converted to Lab on the device (inside the
+    captured step on CUDA). Same sampler, so the same order and flips as the host loader.
+
+    Yields (indices, flips) pairs of device tensors; `gather_batch` turns one into uint8 RGB.
+    A whole epoch's indices travel to the device in one copy, not one per step.
+    """
+
+    def __init__(
+        self, cache: ImageCache, split: str, sampler: EpochBatchSampler, device: torch.device
+    ) -> None:
+        self.sampler = sampler
+        self.device = device
+        # a writable copy: the cache is a read-only memory map
+        self.images = torch.from_numpy(np.array(cache.split(split))).to(device)
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        specs = list(self.sampler)
+        if not specs:
+            return
+        if len({len(s.indices) for s in specs}) > 1:  # a short last batch: one copy per batch
+            for s in specs:
+                yield _to_device(s.indices, s.flips, self.device)
+            return
+        indices, flips = _to_device(
+            np.stack([s.indices for s in specs]), np.stack([s.flips for s in specs]), self.device
+        )
+        yield from zip(indices.unbind(0), flips.unbind(0), strict=True)
+
+
+def _to_device(
+    indices: np.ndarray, flips: np.ndarray, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    return (
+        torch.from_numpy(indices.astype(np.int64)).to(device, non_blocking=True),
+        torch.from_numpy(flips.astype(bool)).to(device, non_blocking=True),
+    )
+
+
+def gather_batch(images: torch.Tensor, indices: torch.Tensor, flips: torch.Tensor) -> torch.Tensor:
+    """Rows of a (N, H, W, 3) uint8 tensor, flipped left-right where asked, as (B, 3, H, W)
+    in the channels_last layout (a view, as the host loader's batches are)."""
+    batch = images.index_select(0, indices)
+    batch = torch.where(flips[:, None, None, None], batch.flip(2), batch)
+    return batch.permute(0, 3, 1, 2)
+
+
+def fits_on_device(
+    cache: ImageCache, split: str, device: torch.device, share: float = 0.25
+) -> bool:
+    """Whether the split's uint8 pixels take at most `share` of the device's free memory."""
+    if device.type != "cuda":
+        return False
+    free, _total = torch.cuda.mem_get_info(device)
+    return cache.split(split).nbytes <= share * free

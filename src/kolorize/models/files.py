@@ -19,6 +19,8 @@ from kolorize.errors import KolorizeError
 
 FORMAT = "kolorize-generator/1"
 GENERATOR_FILE = "generator.safetensors"
+# The colorizer that ships inside the package (MODEL_CARD.md), used when no model is named.
+DEFAULT_MODEL = Path(__file__).resolve().parent / "colorizer.safetensors"
 
 
 def save_generator(path: str | Path, net: nn.Module, cfg: GeneratorConfig, **meta: Any) -> Path:
@@ -41,6 +43,11 @@ def resolve_generator_file(path: str | Path) -> Path:
         path = path / GENERATOR_FILE
         if not path.is_file():
             raise KolorizeError(f"{path.parent} holds no {GENERATOR_FILE} (has the run trained?)")
+    elif path == DEFAULT_MODEL and not path.is_file():
+        raise KolorizeError(
+            f"this install of kolorize lacks its shipped model ({path}): reinstall it, or name "
+            "a model with --model"
+        )
     elif not path.is_file():
         raise KolorizeError(f"no such model file or run directory: {path}")
     return path

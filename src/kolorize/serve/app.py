@@ -157,20 +157,21 @@ def create_app(
 
 
 def serve(
-    model: str | Path,
+    model: str | Path | None = None,
     *,
     host: str = "127.0.0.1",
     port: int = 8000,
     device: str | None = None,
+    precision: str = "auto",
     max_bytes: int = DEFAULT_MAX_BYTES,
     log: Callable[[str], None] = print,
 ) -> None:
-    """Load the model and serve the page until interrupted."""
+    """Load the model (default: the shipped colorizer) and serve the page until interrupted."""
     import uvicorn
 
     from kolorize.inference import Colorizer
 
-    colorizer = Colorizer.load(model, device)
+    colorizer = Colorizer.load(model, device, precision=precision)
     app = create_app(colorizer, max_bytes=max_bytes)
     log(f"serving {colorizer.description} at http://{host}:{port}/ (Ctrl+C to stop)")
     uvicorn.run(app, host=host, port=port, log_level="warning")

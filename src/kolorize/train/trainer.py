@@ -13,6 +13,7 @@ run and resuming continues it.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
 import random
@@ -26,11 +27,17 @@ import torch
 from torch import nn
 
 from kolorize import losses
-from kolorize.color import batch_to_model_space
+from kolorize.color import batch_to_model_space, rgb_to_model_space
 from kolorize.config import RunConfig, from_dict
 from kolorize.data.cache import ImageCache
-from kolorize.data.loader import make_loader
-from kolorize.device import autocast
+from kolorize.data.loader import (
+    DeviceBatches,
+    EpochBatchSampler,
+    fits_on_device,
+    gather_batch,
+    make_loader,
+)
+from kolorize.device import autocast, resolve_precision
 from kolorize.errors import KolorizeError
 from kolorize.models import build_discriminator, build_generator, input_multiple
 from kolorize.models.files import GENERATOR_FILE, read_generator, save_generator
@@ -43,6 +50,7 @@ from kolorize.train.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
+from kolorize.train.graphs import GraphedStep
 from kolorize.train.logs import RunLog, sample_grid, save_image_atomic
 
 RUN_FILE = "run.json"
@@ -124,23 +132,27 @@ class Trainer:
             self._init_generator_from(t.init_from)
         self.D = build_discriminator(cfg.discriminator) if self.gan else None
 
-        self.amp = self.device.type == "cuda" and t.amp in ("auto", "bf16")
-        if t.amp == "bf16" and self.device.type != "cuda":
-            self.log("note: train.amp=bf16 applies on CUDA only; training in fp32 on the CPU")
         self.channels_last = t.channels_last
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
         self.G = ddp.sync_batchnorm(self.G, self.dist).to(self.device, memory_format=fmt)
         if self.D is not None:
             self.D = ddp.sync_batchnorm(self.D, self.dist).to(self.device, memory_format=fmt)
+        self.gan_loss = losses.GANLoss(t.gan_loss)
+        # A resumed run keeps the precision it started with, whatever a new measurement says.
+        chosen = checkpoint.get("precision") if checkpoint and t.precision == "auto" else None
+        self.precision = chosen or resolve_precision(
+            t.precision, self.device, measure=self._time_step_at,
+            workload=f"train {cfg.generator.arch} {t.phase} {self.data.size}px", log=self.log,
+        )  # fmt: skip
+        self.no_graph_reason = self._why_no_cuda_graph()
+        self.loss_names = self._loss_names()
 
-        betas = (t.beta1, t.beta2)
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=t.lr_g, betas=betas)
+        self.opt_g = self._adam(self.G, t.lr_g)
         self.sched_g = torch.optim.lr_scheduler.LambdaLR(self.opt_g, self._lr_factor)
         self.opt_d = self.sched_d = None
         if self.D is not None:
-            self.opt_d = torch.optim.Adam(self.D.parameters(), lr=t.lr_d, betas=betas)
+            self.opt_d = self._adam(self.D, t.lr_d)
             self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, self._lr_factor)
-        self.gan_loss = losses.GANLoss(t.gan_loss)
 
         self.epoch = 0  # completed epochs
         self.step = 0  # optimizer steps taken
@@ -162,6 +174,16 @@ class Trainer:
             rank=self.dist.rank, world_size=self.dist.world_size,
             threads=t.loader_threads, pin_memory=not on_cpu, to_lab=on_cpu,
         )  # fmt: skip
+        self.batches: EpochBatchSampler | DeviceBatches | Any = self.loader
+        if t.data_on_device == "on" or (
+            t.data_on_device == "auto" and fits_on_device(self.data, "train", self.device)
+        ):
+            self.batches = DeviceBatches(self.data, "train", self.loader.sampler, self.device)
+        self._step = (
+            self._train_step
+            if self.no_graph_reason
+            else GraphedStep(self._train_step, log=self.log)
+        )
         if len(self.loader) == 0:
             raise KolorizeError(
                 f"{self.data.n_train} training images make no batch of {t.batch_size}"
@@ -213,6 +235,60 @@ class Trainer:
         self.G.load_state_dict(tensors)
         self.log(f"generator initialised from {source}")
 
+    def _why_no_cuda_graph(self) -> str | None:
+        """None when the step is captured as a CUDA graph, else why not."""
+        t = self.cfg.train
+        if self.device.type != "cuda":
+            return "not on CUDA"
+        if not t.cuda_graphs:
+            return "train.cuda_graphs is false"
+        if self.dist.enabled:
+            return "multi-process training (DDP all-reduces gradients outside the graph)"
+        if self.gan_loss.kind == "wgan-gp":
+            return "wgan-gp's gradient penalty needs a double backward, which is not captured"
+        return None
+
+    def _adam(self, net: nn.Module, lr: float) -> torch.optim.Adam:
+        """Adam as the study sets it; on CUDA the fused kernel, and for a captured step
+        capturable with its learning rate on the device (the scheduler fills it in place)."""
+        betas = (self.cfg.train.beta1, self.cfg.train.beta2)
+        if self.device.type != "cuda":
+            return torch.optim.Adam(net.parameters(), lr=lr, betas=betas)
+        capturable = self.no_graph_reason is None
+        rate = torch.tensor(lr, device=self.device) if capturable else lr
+        return torch.optim.Adam(
+            net.parameters(), lr=rate, betas=betas, fused=True, capturable=capturable
+        )
+
+    def _loss_names(self) -> tuple[str, ...]:
+        if not self.gan:
+            return ("loss_l1",)
+        names = ("loss_d", "loss_g", "loss_g_gan", "loss_l1", "d_real", "d_fake")
+        return (*names, "gradient_penalty") if self.gan_loss.kind == "wgan-gp" else names
+
+    def _time_step_at(self, precision: str) -> float:
+        """Seconds of one forward and backward pass of copies of the networks on random
+        data at `precision`: the measurement behind train.precision=auto on a CPU. Copies, and
+        a private random generator, so the run's own weights and random stream stay as they are."""
+        from kolorize.device import time_precision
+
+        size, n = self.data.size, min(4, self.cfg.train.batch_size)
+        rng = torch.Generator().manual_seed(0)
+        L = torch.rand(n, 1, size, size, generator=rng) * 2 - 1
+        ab = torch.rand(n, 2, size, size, generator=rng) * 2 - 1
+        G = copy.deepcopy(self.G).train()
+        D = copy.deepcopy(self.D).train() if self.D is not None else None
+
+        def run() -> None:
+            with autocast(self.device, precision):
+                fake = G(L)
+                loss = (fake.float() - ab).abs().mean()
+                if D is not None:
+                    loss = loss + D(torch.cat([L, fake.to(L.dtype)], 1)).float().mean()
+            loss.backward()
+
+        return time_precision(run)
+
     def _lr_factor(self, epoch: int) -> float:
         """pix2pix's linear rule: constant, then linearly to zero over the last N epochs."""
         t = self.cfg.train
@@ -230,6 +306,7 @@ class Trainer:
             "step": self.step,
             "batch_in_epoch": self.batch_in_epoch,
             "sums": dict(self.sums),
+            "precision": self.precision,
             "generator": self.G.state_dict(),
             "opt_g": self.opt_g.state_dict(),
             "sched_g": self.sched_g.state_dict(),
@@ -245,13 +322,13 @@ class Trainer:
 
     def _load_state(self, state: dict[str, Any]) -> None:
         self.G.load_state_dict(state["generator"])
-        self.opt_g.load_state_dict(state["opt_g"])
+        _load_optimizer(self.opt_g, state["opt_g"])
         self.sched_g.load_state_dict(state["sched_g"])
         if self.D is not None:
             if "discriminator" not in state:
                 raise KolorizeError("the checkpoint has no discriminator: it is not a GAN run")
             self.D.load_state_dict(state["discriminator"])
-            self.opt_d.load_state_dict(state["opt_d"])  # type: ignore[union-attr]
+            _load_optimizer(self.opt_d, state["opt_d"])  # type: ignore[arg-type]
             self.sched_d.load_state_dict(state["sched_d"])  # type: ignore[union-attr]
         self.epoch, self.step = state["epoch"], state["step"]
         self.batch_in_epoch = state["batch_in_epoch"]
@@ -269,29 +346,49 @@ class Trainer:
     # -- one step --------------------------------------------------------------------------
 
     def _autocast(self) -> contextlib.AbstractContextManager:
-        return autocast(self.device, enabled=self.amp)
+        # autocast's weight cache would hold tensors across a graph's replays
+        return autocast(self.device, self.precision, cache=self.no_graph_reason is not None)
 
     def _to_model(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        L, ab = batch_to_model_space(batch, self.device)
+        return self._channels(*batch_to_model_space(batch, self.device))
+
+    def _channels(self, L: torch.Tensor, ab: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.channels_last:
             L = L.contiguous(memory_format=torch.channels_last)
             ab = ab.contiguous(memory_format=torch.channels_last)
         return L, ab
 
+    def _step_inputs(self, item: Any) -> tuple[torch.Tensor, ...]:
+        """What one step takes: a host batch (moved to the device), or the (indices, flips)
+        of a batch that is resident on the device."""
+        if isinstance(item, tuple):
+            return item
+        if self.device.type == "cuda":
+            return (item.to(self.device, non_blocking=True),)
+        return (item,)
+
     def train_step(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
-        """One optimisation step; returns detached loss tensors (no host sync)."""
-        L, ab = self._to_model(batch)
+        """One optimisation step on a loader batch; returns detached loss tensors (no host
+        sync)."""
+        values = self._step(*self._step_inputs(batch)).clone()
+        return dict(zip(self.loss_names, values.unbind(0), strict=True))
+
+    def _train_step(self, *inputs: torch.Tensor) -> torch.Tensor:
+        """The step itself, free of host work so that it can be captured as a CUDA graph:
+        returns the losses stacked in the order of `self.loss_names`."""
+        if len(inputs) == 2:
+            assert isinstance(self.batches, DeviceBatches)
+            L, ab = self._channels(*rgb_to_model_space(gather_batch(self.batches.images, *inputs)))
+        else:
+            L, ab = self._to_model(inputs[0])
         with self._autocast():
             fake = self.G_train(L)
-        out: dict[str, torch.Tensor] = {}
         if not self.gan:
-            with self._autocast():
-                loss = losses.l1(fake.float(), ab)
+            loss = losses.l1(fake.float(), ab)
             self.opt_g.zero_grad(set_to_none=True)
             loss.backward()
             self.opt_g.step()
-            out["loss_l1"] = loss.detach()
-            return out
+            return loss.detach()[None]
 
         assert self.D is not None and self.D_train is not None and self.opt_d is not None
         real_pair = torch.cat([L, ab], dim=1)
@@ -301,10 +398,11 @@ class Trainer:
             fake_pair = torch.cat([L, fake.detach().to(L.dtype)], dim=1)
             real_logits, fake_logits = self.D_train(real_pair, fake_pair)
             loss_d = self.gan_loss.discriminator(real_logits.float(), fake_logits.float())
-        if self.cfg.train.gan_loss == "wgan-gp":
+        extra = []
+        if self.gan_loss.kind == "wgan-gp":
             gp = losses.gradient_penalty(self.D, real_pair, fake_pair.detach())
             loss_d = loss_d + self.cfg.train.gp_weight * gp
-            out["gradient_penalty"] = gp.detach()
+            extra.append(gp)
         loss_d.backward()
         self.opt_d.step()
 
@@ -317,20 +415,16 @@ class Trainer:
             loss_g = loss_gan + self.cfg.train.lambda_l1 * loss_l1
         loss_g.backward()
         self.opt_g.step()
-        out.update(
-            loss_d=loss_d.detach(),
-            loss_g=loss_g.detach(),
-            loss_g_gan=loss_gan.detach(),
-            loss_l1=loss_l1.detach(),
-            d_real=real_logits.detach().float().mean(),
-            d_fake=fake_logits.detach().float().mean(),
-        )
-        return out
+        values = [loss_d, loss_g, loss_gan, loss_l1, real_logits.float().mean(),
+                  fake_logits.float().mean(), *extra]  # fmt: skip
+        return torch.stack([v.detach().float() for v in values])
 
     # -- the loop --------------------------------------------------------------------------
 
-    def _check_finite(self, sums: dict[str, torch.Tensor]) -> dict[str, float]:
-        values = {k: v.item() for k, v in sums.items()}
+    def _check_finite(self, totals: torch.Tensor) -> dict[str, float]:
+        """The loss totals as numbers (the only host sync of the loop, every log_every steps);
+        stops every rank together if one of them is not finite."""
+        values = dict(zip(self.loss_names, totals.tolist(), strict=True))
         ok = all(np.isfinite(v) for v in values.values())
         if not ddp.all_ranks_agree(ok, self.dist):
             found = latest_checkpoint(self.run_dir)
@@ -360,7 +454,10 @@ class Trainer:
             f"training {self.run_dir.name}: {t.phase}, epochs {self.epoch + 1}-{t.epochs}, "
             f"{self.data.n_train} images at {self.data.size}px, batch {t.batch_size}"
             f"{f' x {self.dist.world_size} processes' if self.dist.enabled else ''}, "
-            f"on {self.device}{' (bf16 autocast)' if self.amp else ''}"
+            f"on {self.device} ({self.precision}"
+            + (", CUDA graph" if self.no_graph_reason is None else "")
+            + (", data on the device" if isinstance(self.batches, DeviceBatches) else "")
+            + ")"
         )
         try:
             while self.epoch < t.epochs:
@@ -376,28 +473,25 @@ class Trainer:
         if self.D is not None:
             self.D.train()
         self.loader.sampler.set_epoch(self.epoch, self.batch_in_epoch)
-        sums: dict[str, torch.Tensor] = {
-            k: torch.tensor(v, device=self.device) for k, v in self.sums.items()
-        }
-        window: dict[str, torch.Tensor] = {}
+        sums = torch.tensor([self.sums.get(k, 0.0) for k in self.loss_names], device=self.device)
+        window = torch.zeros_like(sums)
         window_start, window_images, window_steps = time.perf_counter(), 0, 0
         epoch_start, epoch_images = time.perf_counter(), 0
         bar = progress(
             total=len(self.loader), initial=self.batch_in_epoch, enabled=self.dist.is_main,
             desc=f"epoch {self.epoch + 1}/{t.epochs}", unit="batch", leave=False,
         )  # fmt: skip
+        n = t.batch_size * self.dist.world_size
         with bar:
-            for batch in self.loader:
-                step_losses = self.train_step(batch)
+            for item in self.batches:
+                step_losses = self._step(*self._step_inputs(item))
+                sums += step_losses
+                window += step_losses
                 self.step += 1
                 self.batch_in_epoch += 1
-                n = batch.shape[0] * self.dist.world_size
                 epoch_images += n
                 window_images += n
                 window_steps += 1
-                for k, v in step_losses.items():
-                    sums[k] = sums.get(k, 0) + v
-                    window[k] = window.get(k, 0) + v
                 bar.update(1)
                 if self.step % t.log_every == 0:
                     values = self._check_finite(window)
@@ -407,12 +501,8 @@ class Trainer:
                     bar.set_postfix(
                         {k: f"{v:.3f}" for k, v in means.items()} | {"img/s": f"{ips:.1f}"}
                     )
-                    window, window_start, window_images, window_steps = (
-                        {},
-                        time.perf_counter(),
-                        0,
-                        0,
-                    )
+                    window.zero_()
+                    window_start, window_images, window_steps = time.perf_counter(), 0, 0
                 if t.checkpoint_every and self.step % t.checkpoint_every == 0:
                     self.sums = self._check_finite(sums)
                     self._save()
@@ -502,6 +592,17 @@ class Trainer:
         if not (self.run_dir / GENERATOR_FILE).is_file():
             self._export_generator()
         self._write_run_state()
+
+
+def _load_optimizer(opt: torch.optim.Optimizer, state: dict[str, Any]) -> None:
+    """load_state_dict, keeping a learning rate that lives on the device (capturable Adam) a
+    device tensor filled with the saved value, so a captured step still reads it."""
+    rates = [g["lr"] for g in opt.param_groups]
+    opt.load_state_dict(state)
+    for group, rate in zip(opt.param_groups, rates, strict=True):
+        if isinstance(rate, torch.Tensor):
+            rate.fill_(float(group["lr"]))
+            group["lr"] = rate
 
 
 def _max_levels(size: int) -> int:
