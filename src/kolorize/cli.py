@@ -277,16 +277,27 @@ def study_command(
         bool,
         typer.Option("--evaluate/--no-evaluate", help="Score the models and write the report."),
     ] = True,
+    parallel: Annotated[
+        int | None,
+        typer.Option(
+            "--parallel",
+            min=1,
+            help="Runs trained at once, each in its own process, when what they start from is "
+            "finished (default: 1 on the CPU; on CUDA as many as its memory allows, up to 4).",
+        ),
+    ] = None,
 ) -> None:
     """Train every model of a study in order, then evaluate them and write the report
     (STUDY_DIR/REPORT.md, report.html, metrics.csv). Finished work is skipped, interrupted
     runs resumed, so running it again after a crash finishes the study."""
     from kolorize.pipeline import run_full_study
+    from kolorize.train.study import default_parallel
 
+    sets = _overrides(overrides, deterministic)
     html = run_full_study(
-        config, data, out, _overrides(overrides, deterministic),
-        weights_dir=weights_dir, require_all=require_all_metrics, bw_dir=bw,
-        evaluate=evaluate, log=_echo,
+        config, data, out, sets,
+        weights_dir=weights_dir, require_all=require_all_metrics, bw_dir=bw, evaluate=evaluate,
+        parallel=parallel or default_parallel(str(sets.get("train.device", "auto"))), log=_echo,
     )  # fmt: skip
     if html is not None:
         _echo(f"report: {html}")

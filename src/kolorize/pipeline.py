@@ -46,6 +46,7 @@ def run_full_study(
     require_all: bool = False,
     bw_dir: str | Path | None = None,
     evaluate: bool = True,
+    parallel: int = 1,
     log: Callable[[str], None] = print,
 ) -> Path | None:
     """Train, evaluate and report; returns the report.html path (None without evaluation)."""
@@ -53,7 +54,9 @@ def run_full_study(
     from kolorize.evaluate.report import REPORT_HTML, REPORT_MD
 
     out = Path(out)
-    run_dirs = run_study(load_study(study_file), data_dir, out, overrides, log=log)
+    run_dirs = run_study(
+        load_study(study_file), data_dir, out, overrides, parallel=parallel, log=log
+    )
     if not evaluate:
         return None
     settings = {
