@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/bench_train.py [--batch 16] [--size 256] [--steps 2]
 
-For each generator (pix2pix unet_256, ResNet18 U-Net) with the 70x70 PatchGAN, one full GAN
+For each generator (pix2pix unet_256, the light ResNet18 U-Net, the study's fastai-style
+ResNet18 DynamicUnet) with the 70x70 PatchGAN, one full GAN
 step (D step + G step, vanilla loss + 100 * L1) is timed in a fresh process per variant:
   reference  pix2pix's optimize_parameters written plainly: fp32, NCHW, D called on fake and
              real separately, no tricks
@@ -31,6 +32,7 @@ from common import SHARED_DATA, machine, peak_rss_mib
 ARCHS = {
     "unet_256": {"generator.arch": "unet", "generator.levels": 8},
     "resnet18_unet": {"generator.arch": "resnet18_unet", "generator.depth": 4},
+    "resnet18_dynamic_unet": {"generator.arch": "resnet18_dynamic_unet", "generator.depth": 4},
 }
 
 
