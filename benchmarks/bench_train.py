@@ -1,6 +1,7 @@
 """Training-step speed and memory: kolorize's step against a reference-style pix2pix step.
 
     .venv/bin/python benchmarks/bench_train.py [--batch 16] [--size 256] [--steps 2]
+        [--archs unet_256,...] [--variants reference,kolorize,kolorize-nchw]
 
 For each generator (pix2pix unet_256, the light ResNet18 U-Net, the study's fastai-style
 ResNet18 DynamicUnet) with the 70x70 PatchGAN, one full GAN
@@ -156,6 +157,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--archs", default=",".join(ARCHS))
+    parser.add_argument("--variants", default="reference,kolorize,kolorize-nchw")
     parser.add_argument("--compile", action="store_true", help="torch.compile (CUDA only)")
     parser.add_argument(
         "--one", nargs=3, metavar=("ARCH", "VARIANT", "DATA"), help=argparse.SUPPRESS
@@ -169,7 +171,7 @@ def main() -> None:
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     peak = matmul_peak_gflops(device, dtype)
     print(f"machine: {machine()}\nmatmul peak ({dtype}): {peak:.0f} GFLOP/s", flush=True)
-    variants = ["reference", "kolorize", "kolorize-nchw"]
+    variants = args.variants.split(",")
     tmp = Path(tempfile.mkdtemp())
     try:
         data = prepare_data(tmp, args.size, args.batch + 8)
@@ -185,9 +187,10 @@ def main() -> None:
                 row["fraction_of_peak"] = round(row["achieved_gflops"] / peak, 3)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-            base = next(r for r in rows if r["arch"] == arch and r["variant"] == "reference")
-            for r in rows:
-                if r["arch"] == arch and r["variant"] != "reference":
+            mine = [r for r in rows if r["arch"] == arch]
+            base = next((r for r in mine if r["variant"] == "reference"), None)
+            for r in mine if base is not None else []:
+                if r["variant"] != "reference":
                     speedup = base["seconds_per_step"] / r["seconds_per_step"]
                     print(
                         f"{arch}: {r['variant']} is {speedup:.2f}x the reference step", flush=True

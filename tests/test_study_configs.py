@@ -86,3 +86,10 @@ def test_both_optimizers_get_the_configured_adam(tiny_dataset, tmp_path) -> None
         assert isinstance(opt, torch.optim.Adam)
         group = opt.param_groups[0]
         assert group["betas"] == (0.5, 0.99) and group["lr"] == 2e-4
+
+
+def test_a_norm_the_dynamic_unet_cannot_take_is_a_user_error() -> None:
+    from kolorize.errors import KolorizeError
+
+    with pytest.raises(KolorizeError, match=r"generator\.norm does not apply"):
+        load_config(CONFIGS / "unet_30.yaml", {"generator.norm": "instance"})

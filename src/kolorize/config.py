@@ -235,6 +235,8 @@ def validate(cfg: RunConfig) -> None:
         (0 <= g.dropout < 1, "generator.dropout must be in [0, 1)"),
         (not (g.pretrained and g.arch != "unet" and g.width != 64),
          "generator.pretrained needs generator.width 64 (ImageNet ResNet18's width)"),
+        (g.arch != "resnet18_dynamic_unet" or g.norm == "batch",
+         "generator.norm does not apply to resnet18_dynamic_unet (fastai's decoder is fixed)"),
         (d.width >= 1 and d.layers >= 1, "discriminator.width and layers must be at least 1"),
         (t.epochs >= 1, "train.epochs must be at least 1"),
         (t.batch_size >= 1, "train.batch_size must be at least 1"),
