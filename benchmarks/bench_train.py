@@ -1,9 +1,11 @@
 """Training-step speed and memory: kolorize's step against a reference-style pix2pix step.
 
     .venv/bin/python benchmarks/bench_train.py [--batch 16] [--size 256] [--steps 20]
-        [--phase gan|pretrain] [--archs resnet18_unet,unet_256] [--compile]
+        [--phase gan|pretrain] [--archs unet_256,...] [--variants reference,kolorize,...]
+        [--compile]
 
-For each generator (pix2pix unet_256, ResNet18 U-Net) with the 70x70 PatchGAN, one full step
+For each generator (pix2pix unet_256, the light ResNet18 U-Net, the study's fastai-style
+ResNet18 DynamicUnet) with the 70x70 PatchGAN, one full step
 (GAN: D step + G step, vanilla loss + 100 * L1; pretrain: L1 only) is timed in a fresh
 process per variant, all in the same run so the ratios compare like with like:
   reference       pix2pix's optimize_parameters written plainly: fp32, NCHW, D called on fake
@@ -35,6 +37,7 @@ from common import SHARED_DATA, machine, peak_rss_mib
 ARCHS = {
     "unet_256": {"generator.arch": "unet", "generator.levels": 8},
     "resnet18_unet": {"generator.arch": "resnet18_unet", "generator.depth": 4},
+    "resnet18_dynamic_unet": {"generator.arch": "resnet18_dynamic_unet", "generator.depth": 4},
 }
 
 
@@ -204,6 +207,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--phase", choices=("gan", "pretrain"), default="gan")
     parser.add_argument("--archs", default=",".join(ARCHS))
+    parser.add_argument("--variants", default="reference,kolorize-eager,kolorize,kolorize-nchw")
     parser.add_argument("--compile", action="store_true", help="torch.compile (CUDA only)")
     parser.add_argument(
         "--one", nargs=3, metavar=("ARCH", "VARIANT", "DATA"), help=argparse.SUPPRESS
@@ -218,12 +222,13 @@ def main() -> None:
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     peak = matmul_peak_gflops(device, dtype)
     print(f"machine: {machine()}\nmatmul peak ({dtype}): {peak:.0f} GFLOP/s", flush=True)
-    variants = ["reference", "kolorize-eager", "kolorize", "kolorize-nchw"]
+    variants = args.variants.split(",")
     tmp = Path(tempfile.mkdtemp())
     try:
         data = prepare_data(tmp, args.size, 4 * args.batch + 8)
         rows = []
         for arch in args.archs.split(","):
+            counted = 0.0  # GFLOP per image of the reference step
             for variant in variants:
                 cmd = [sys.executable, __file__, "--one", arch, variant, str(data),
                        "--batch", str(args.batch), "--steps", str(args.steps),
@@ -233,14 +238,16 @@ def main() -> None:
                 out = subprocess.run(cmd, capture_output=True, text=True, check=True)
                 row = json.loads(out.stdout.strip().splitlines()[-1])
                 if variant == "reference":
-                    base = row
+                    counted = row["gflop_per_image"]
                 # the same model maths in every variant: a replayed graph is not counted
-                gflop = row["gflop_per_image"] or base["gflop_per_image"]
+                gflop = row["gflop_per_image"] or counted
                 row["fraction_of_peak"] = round(gflop * row["images_per_s"] / peak, 3)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-            for r in rows:
-                if r["arch"] == arch and r["variant"] != "reference":
+            mine = [r for r in rows if r["arch"] == arch]
+            base = next((r for r in mine if r["variant"] == "reference"), None)
+            for r in mine if base is not None else []:
+                if r["variant"] != "reference":
                     speedup = base["seconds_per_step"] / r["seconds_per_step"]
                     print(
                         f"{arch}: {r['variant']} is {speedup:.2f}x the reference step "

@@ -77,6 +77,23 @@ def test_ground_truth_row_and_one_inception_pass_per_image_set(runs, tiny_datase
     assert any("FID on 8 images" in w for w in results["warnings"])
 
 
+def test_generators_run_in_fp32_unless_bf16_is_asked(runs, tiny_dataset, monkeypatch):
+    import kolorize.evaluate.colorize as colorize_module
+
+    asked: list[bool] = []
+    original = colorize_module.autocast
+
+    def recording_autocast(device, enabled=True):
+        asked.append(enabled)
+        return original(device, enabled)
+
+    monkeypatch.setattr(colorize_module, "autocast", recording_autocast)
+    net, real = load_generator(runs[0])[0].eval(), _val(tiny_dataset)[:2]
+    colorize_batch(net, real)
+    colorize_batch(net, real, bf16=True)
+    assert asked == [False, True]
+
+
 def test_metrics_files_hold_every_metric_with_na_and_reason(runs, tiny_dataset, tmp_path):
     reason = "alexnet-owt-7be5be79.pth (LPIPS) not found; put it in /somewhere"
     backbones = Backbones(inception=SmallInception(), missing={"lpips": reason})
@@ -88,8 +105,11 @@ def test_metrics_files_hold_every_metric_with_na_and_reason(runs, tiny_dataset, 
         assert all(row[k] for k in SIX) and row["lpips"] == "n/a"
         assert f"LPIPS n/a: {reason}" in row["notes"]
         assert float(row["fid"]) > -1e-6 and row["n_images"] == "8"
-    assert rows[0]["psnr"] == "inf"
+    assert rows[0]["psnr"] == rows[0]["psnr_pooled"] == "inf"
+    for row in rows[1:]:  # the mean of per-image PSNR, and the pooled one beside it
+        assert float(row["psnr"]) > float(row["psnr_pooled"]) > 0
     data = json.loads((tmp_path / "metrics.json").read_text())  # strict JSON: no Infinity
+    assert data["autocast"] == "none (fp32)"
     assert data["rows"][0]["values"]["psnr"] == "inf"
     assert data["missing"] == {"lpips": reason}
     assert data["inference_mode"] == "eval" and data["n_images"] == 8

@@ -35,9 +35,12 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Pa
     assert result.code == 0, result.err
     resnet = tiny_generator(root / "resnet.safetensors", "resnet18_unet", image_size=48)
     export_onnx(resnet, root / "resnet.onnx")
+    dynamic = tiny_generator(root / "dynamic.safetensors", "resnet18_dynamic_unet", image_size=48)
+    export_onnx(dynamic, root / "dynamic.onnx")
     return {
         "unet": (unet, root / "unet.onnx"),
         "resnet18_unet": (resnet, root / "resnet.onnx"),
+        "resnet18_dynamic_unet": (dynamic, root / "dynamic.onnx"),
     }
 
 
@@ -45,7 +48,8 @@ def test_metadata_says_what_inference_needs(models: dict[str, tuple[Path, Path]]
     for arch, (_, path) in models.items():
         props = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
         assert props["kolorize.image_size"] == ("32" if arch == "unet" else "48")
-        assert props["kolorize.input_multiple"] == ("32" if arch == "unet" else "1")
+        multiple = {"unet": "32", "resnet18_unet": "1", "resnet18_dynamic_unet": "8"}[arch]
+        assert props["kolorize.input_multiple"] == multiple
         assert json.loads(props["kolorize.generator"])["arch"] == arch
 
 
@@ -54,6 +58,7 @@ def test_metadata_says_what_inference_needs(models: dict[str, tuple[Path, Path]]
     [
         ("unet", [(1, 32, 32), (3, 64, 32), (2, 96, 160)]),
         ("resnet18_unet", [(1, 48, 48), (4, 37, 53), (2, 120, 75)]),
+        ("resnet18_dynamic_unet", [(1, 48, 48), (3, 32, 64), (2, 120, 72)]),
     ],
 )
 def test_raw_predictions_agree_for_any_batch_and_size(
@@ -70,7 +75,7 @@ def test_raw_predictions_agree_for_any_batch_and_size(
         assert np.abs(got - expected).max() < 1e-4
 
 
-@pytest.mark.parametrize("arch", ["unet", "resnet18_unet"])
+@pytest.mark.parametrize("arch", ["unet", "resnet18_unet", "resnet18_dynamic_unet"])
 def test_photos_agree(models: dict[str, tuple[Path, Path]], arch: str) -> None:
     weights, exported = models[arch]
     photos = [Image.open(p) for p in real_photo_paths(3)]

@@ -63,7 +63,23 @@ def test_psnr_per_image_and_pooled_match_scikit_image():
         # torchmetrics takes log(data_range) in float32: agreement to 1e-5 dB
         assert scores.per_image["psnr"][i] == pytest.approx(expected, abs=1e-5)
     sq = (real.double() - fake.double()) ** 2
-    assert scores.psnr == pytest.approx(10 * np.log10(255**2 / sq.mean().item()), abs=1e-5)
+    pooled = 10 * np.log10(255**2 / sq.mean().item())
+    assert scores.psnr_pooled == pytest.approx(pooled, abs=1e-5)
+
+
+def test_the_reported_psnr_is_the_mean_of_per_image_psnr():
+    """The study's PSNR: one value per image, averaged; the pooled one is a second column."""
+    real = _photos(8)
+    fake = torch.cat([_noisy(real[:4], 4.0), _noisy(real[4:], 40.0)])  # unequal errors
+    scores = _score(fake, real)
+    row = M.score_row(scores, scores, seed=0)
+    per_image = [peak_signal_noise_ratio(r.numpy(), f.numpy(), data_range=255)
+                 for r, f in zip(real, fake, strict=True)]  # fmt: skip
+    assert row["values"]["psnr"] == pytest.approx(np.mean(per_image), abs=1e-5)
+    assert row["values"]["psnr"] == row["per_image"]["psnr"]["mean"]
+    assert row["values"]["psnr_pooled"] == scores.psnr_pooled
+    # the log of the mean squared error is not the mean of the logs: here it is ~4 dB lower
+    assert row["values"]["psnr"] - row["values"]["psnr_pooled"] > 2
 
 
 def test_psnr_of_identical_images_is_infinite_not_capped():
@@ -73,8 +89,9 @@ def test_psnr_of_identical_images_is_infinite_not_capped():
     scores = _score(fake, real)
     assert np.isinf(scores.per_image["psnr"][[0, 2, 3]]).all()
     assert np.isfinite(scores.per_image["psnr"][1])
-    assert np.isfinite(scores.psnr)  # pooled over the set: finite once any pixel differs
-    assert _score(real, real).psnr == float("inf")
+    assert np.isfinite(scores.psnr_pooled)  # pooled over the set: finite once a pixel differs
+    assert _score(real, real).psnr_pooled == float("inf")
+    assert M.score_row(scores, scores, seed=0)["values"]["psnr"] == float("inf")
 
 
 def test_ssim_matches_scikit_image_with_torchmetrics_border_convention():
@@ -239,6 +256,31 @@ def test_backbones_load_from_a_weights_dir_and_lpips_matches_a_hand_computation(
     # the real InceptionV3 layout: 2048-d pool features and 1008 logits, one pass
     assert scores.pool.shape == (4, 2048) and scores.logits.shape == (4, 1008)
     assert torch.isfinite(scores.pool).all() and scores.pool.std(0).mean() > 0
+
+
+def test_inception_features_are_torch_fidelitys(random_weights):
+    """FID/KID/IS features come from torch-fidelity's own input path (its TF1-style resize to
+    299 px), the one torch-fidelity's FID uses; torchmetrics' default antialiased resize gives
+    other features."""
+    from torch_fidelity.utils import create_feature_extractor
+    from torchmetrics.image.fid import NoTrainInceptionV3
+
+    weights = str(random_weights / WEIGHTS["inception"].filename)
+    images = _photos(1, size=64)  # far from 299 px, where the two resizes differ most
+    ours = load_backbones(random_weights, download=False).inception
+    theirs = create_feature_extractor(
+        "inception-v3-compat", ["2048", "logits_unbiased"], cuda=False,
+        feature_extractor_weights_path=weights,
+    )  # fmt: skip
+    antialiased = NoTrainInceptionV3("inception-v3-compat", ["2048"], weights, antialias=True)
+    with torch.no_grad():
+        pool, logits = ours.train()(images)  # stays in eval mode
+        expected_pool, expected_logits = theirs(images)
+        other = antialiased(images)
+    scale = expected_pool.abs().max()
+    assert (pool - expected_pool).abs().max() <= 1e-5 * scale
+    assert (logits - expected_logits).abs().max() <= 1e-5 * expected_logits.abs().max()
+    assert (other - expected_pool).abs().max() > 1e-3 * scale
 
 
 def test_missing_weights_become_reasons_naming_the_files(offline):

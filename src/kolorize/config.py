@@ -26,14 +26,14 @@ Norm = Literal["batch", "instance", "none"]
 
 @dataclass
 class GeneratorConfig:
-    arch: Literal["unet", "resnet18_unet"] = "unet"
+    arch: Literal["unet", "resnet18_unet", "resnet18_dynamic_unet"] = "unet"
     width: int = 64  # channels of the first level (pix2pix's ngf; ResNet's base width)
     levels: int = 8  # unet: down/up steps; inputs must be multiples of 2**levels
-    depth: int = 4  # resnet18_unet: residual stages used (1-4)
+    depth: int = 4  # resnet18_*: residual stages used (1-4)
     dropout: float = 0.5  # unet: in the innermost 512-channel decoder blocks, as pix2pix
-    norm: Norm = "batch"
-    pretrained: bool = False  # resnet18_unet: start the encoder from ImageNet weights
-    weights: str | None = None  # resnet18_unet: local ImageNet weights file (offline machines)
+    norm: Norm = "batch"  # not resnet18_dynamic_unet: its decoder is fastai's, fixed
+    pretrained: bool = False  # resnet18_*: start the encoder from ImageNet weights
+    weights: str | None = None  # resnet18_*: local ImageNet weights file (offline machines)
 
 
 @dataclass
@@ -251,8 +251,10 @@ def validate(cfg: RunConfig) -> None:
         (1 <= g.levels <= 10, "generator.levels must be between 1 and 10"),
         (1 <= g.depth <= 4, "generator.depth must be between 1 and 4"),
         (0 <= g.dropout < 1, "generator.dropout must be in [0, 1)"),
-        (not (g.pretrained and g.arch == "resnet18_unet" and g.width != 64),
+        (not (g.pretrained and g.arch != "unet" and g.width != 64),
          "generator.pretrained needs generator.width 64 (ImageNet ResNet18's width)"),
+        (g.arch != "resnet18_dynamic_unet" or g.norm == "batch",
+         "generator.norm does not apply to resnet18_dynamic_unet (fastai's decoder is fixed)"),
         (d.width >= 1 and d.layers >= 1, "discriminator.width and layers must be at least 1"),
         (t.epochs >= 1, "train.epochs must be at least 1"),
         (t.batch_size >= 1, "train.batch_size must be at least 1"),

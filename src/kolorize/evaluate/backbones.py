@@ -1,8 +1,10 @@
 """The pretrained networks behind the perceptual metrics, built the torchmetrics way:
 
 - InceptionV3 (torch-fidelity's port of the TensorFlow FID network, "inception-v3-compat")
-  for FID, KID and the Inception Score. One forward pass gives both the 2048-d pool features
-  (FID, KID) and the 1008 unbiased logits (IS).
+  for FID, KID and the Inception Score, run through torch-fidelity's own forward: its
+  TensorFlow-1.x-compatible bilinear resize to 299x299, so the features are the ones
+  torch-fidelity (and the papers that use it) compute. One forward pass gives both the 2048-d
+  pool features (FID, KID) and the 1008 unbiased logits (IS).
 - AlexNet for LPIPS (torchmetrics' LPIPS with its bundled linear layers; torchvision loads the
   AlexNet backbone through torch.hub, which `hub_dir_with` points at the located file).
 
@@ -24,32 +26,29 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torchmetrics.image.fid import NoTrainInceptionV3
+from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 from torchmetrics.image.lpip import LearnedPerceptualImagePatchSimilarity
 
 from kolorize.errors import KolorizeError, MissingWeightsError
 from kolorize.weights import hub_dir_with, locate_weights
 
 INCEPTION_NAME = "inception-v3-compat"
-# torchmetrics' default for FID: bilinear with antialiasing to 299x299 inside the network.
-INCEPTION_ANTIALIAS = True
 
 
-class InceptionPoolAndLogits(NoTrainInceptionV3):
-    """uint8 RGB (N, 3, H, W) -> (2048-d pool features, 1008 unbiased logits), one pass."""
+class InceptionPoolAndLogits(FeatureExtractorInceptionV3):
+    """uint8 RGB (N, 3, H, W) -> (2048-d pool features, 1008 unbiased logits), one pass of
+    torch-fidelity's forward (not torchmetrics' default, which resizes with torch's
+    antialiased bilinear filter and so gives other features, another FID)."""
 
     def __init__(self, weights_path: str | Path) -> None:
         super().__init__(
             INCEPTION_NAME,
             ["2048", "logits_unbiased"],
             feature_extractor_weights_path=str(weights_path),
-            antialias=INCEPTION_ANTIALIAS,
         )
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[override]
-        # the parent's forward keeps only the first requested feature; this keeps both
-        pool, logits = self._torch_fidelity_forward(x)
-        return pool, logits
+    def train(self, mode: bool = True) -> InceptionPoolAndLogits:
+        return super().train(False)  # BatchNorm on its running statistics, always
 
 
 def build_lpips(alexnet_path: Path) -> LearnedPerceptualImagePatchSimilarity:

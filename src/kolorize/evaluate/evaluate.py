@@ -39,15 +39,16 @@ IMAGES_DIR = "colorized"
 RUN_FILE = "run.json"
 SETTINGS = {
     "images": "uint8 RGB at the dataset's size, as saved losslessly (PNG); no JPEG anywhere",
-    "psnr": "torchmetrics, data_range=255; the set's PSNR pools the squared error over all "
-    "pixels; identical images give infinity (not capped)",
+    "psnr": "the study's: per image 10 log10(255^2 / MSE) (torchmetrics, data_range=255), "
+    "mean over the images; identical images give infinity (not capped). psnr_pooled (csv and "
+    "json only) pools the squared error over all pixels of the set instead",
     "ssim": "torchmetrics, data_range=255, Gaussian window sigma 1.5 (11 taps), K1 0.01, "
     "K2 0.03, RGB, whole image with reflect-padded borders; float32 (within 3e-5 of float64: "
     "identical images score 0.99999..., not exactly 1)",
     "lpips": "torchmetrics LPIPS, AlexNet backbone, inputs in [0, 1]",
     "fid": "torchmetrics FID on InceptionV3 2048-d pool features (torch-fidelity "
-    "'inception-v3-compat' weights); images resized to 299x299 inside the network with "
-    "antialiased bilinear interpolation",
+    "'inception-v3-compat' weights) computed by torch-fidelity's own forward: its "
+    "TensorFlow-1.x-compatible bilinear resize to 299x299, as torch-fidelity reports",
     "kid": f"torchmetrics KID on the same features, {M.KID_SUBSETS} subsets of "
     f"min({M.KID_SUBSET_SIZE}, n) images, polynomial kernel of degree 3; an unbiased estimate, "
     "so values near 0 can be negative (the ground-truth row, which compares the set with "
@@ -134,6 +135,7 @@ def _score_model(
     *,
     batch_size: int,
     train_mode: bool,
+    bf16: bool,
     seed: int,
     writer: _PngWriter | None,
     desc: str,
@@ -144,7 +146,7 @@ def _score_model(
         torch.manual_seed(seed)  # train-mode dropout draws the same noise on every run
         for start, rows in progress(_batches(val, batch_size), desc=desc, unit="batch"):
             real = to_nchw(rows, device)
-            fake = colorize_batch(net, real)
+            fake = colorize_batch(net, real, bf16=bf16)
             scorer.update(fake, real)
             if writer is not None:
                 writer.add(start, fake)
@@ -205,6 +207,7 @@ def evaluate_runs(
     require_all: bool = False,
     save_images: bool = False,
     train_mode: bool = False,
+    bf16: bool = False,
     batch_size: int = 32,
     seed: int = 0,
     device: str | torch.device | None = None,
@@ -214,7 +217,9 @@ def evaluate_runs(
     """Score every model (and the ground truth) on the validation split of `data_dir`; write
     OUT/metrics.json and OUT/metrics.csv (and OUT/colorized/NAME/*.png with `save_images`).
 
-    `backbones` replaces the pretrained networks (tests, benchmarks); by default they are
+    The generators run in float32; `bf16=True` runs them under bf16 autocast on CUDA (faster,
+    but the metrics move). `backbones` replaces the pretrained networks (tests, benchmarks);
+    by default they are
     located with `weights_dir` / the torch hub cache / a download, and a missing one makes
     its metrics n/a with the reason, or raises MissingWeightsError with `require_all`.
     Returns what metrics.json holds.
@@ -254,7 +259,7 @@ def evaluate_runs(
         writer = _PngWriter(Path(out_dir) / IMAGES_DIR / model.name) if save_images else None
         scores = _score_model(
             net, val, backbones, device, batch_size=batch_size, train_mode=train_mode,
-            seed=seed, writer=writer, desc=model.name,
+            bf16=bf16, seed=seed, writer=writer, desc=model.name,
         )  # fmt: skip
         net.cpu()
         if writer is not None:
@@ -279,7 +284,7 @@ def evaluate_runs(
         "n_images": len(val),
         "image_size": cache.size,
         "device": str(device),
-        "autocast": "bf16 (generator only)" if device.type == "cuda" else "none",
+        "autocast": "bf16 (generator only)" if bf16 and device.type == "cuda" else "none (fp32)",
         "inference_mode": "train" if train_mode else "eval",
         "batch_size": batch_size,
         "seed": seed,

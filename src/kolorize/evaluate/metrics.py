@@ -9,14 +9,18 @@ precomputed features through a pass-through module, so torchmetrics still does t
 Conventions (also written into metrics.json and the report):
 - Images are uint8 RGB, as they would be saved losslessly (PNG); PSNR and SSIM use
   data_range = 255.
-- PSNR of identical images is infinite, not capped. The set's PSNR pools the squared error
-  over all its pixels (torchmetrics' accumulation), so it is infinite only when every image
-  is identical (the ground-truth row); per-image PSNRs are infinite where an image matches.
+- PSNR is the study's: per image, 10 log10(255^2 / MSE of that image), then the mean over
+  the images (with median and bootstrap interval). Identical images give infinity, not a
+  cap, so one exact match makes the mean infinite. `psnr_pooled` (a second, separately named
+  column) pools the squared error over all pixels of the set instead (torchmetrics'
+  accumulation): it is lower (by about 1 dB on typical sets: the log of a mean is not the
+  mean of logs) and infinite only when every image matches.
 - SSIM: Gaussian window, sigma 1.5 (11 taps), K1 0.01, K2 0.03, on the three RGB channels,
   averaged over the whole image with reflect-padded borders (torchmetrics' convention), in
   float32: within 3e-5 of float64, so identical images score 0.99999..., not exactly 1.
-- FID/KID/IS: the uint8 images go into torch-fidelity's InceptionV3, which resizes them to
-  299x299 with antialiased bilinear interpolation (torchmetrics' default). FID depends on that
+- FID/KID/IS: the uint8 images go through torch-fidelity's own InceptionV3 input path
+  (its TensorFlow-1.x-compatible bilinear resize to 299x299, then (x - 128) / 128), the
+  path torch-fidelity's FID/KID/ISC and the papers that use it report. FID depends on that
   resize and on the image format (clean-fid): both are pinned here, and no JPEG step is used.
 - KID: 100 subsets of min(1000, n) images, cubic polynomial kernel; IS: 10 splits (fewer
   under 20 images, so each split holds at least 2). Both draw random subsets from a fixed seed.
@@ -61,7 +65,9 @@ class MetricInfo:
 
 
 METRICS: tuple[MetricInfo, ...] = (
-    MetricInfo("psnr", "PSNR (dB)", "higher", None, "pixel fidelity; infinite for identical"),
+    MetricInfo(
+        "psnr", "PSNR (dB)", "higher", None, "mean of per-image PSNR; infinite for identical"
+    ),
     MetricInfo("ssim", "SSIM", "higher", None, "structural similarity, 1 = identical"),
     MetricInfo("lpips", "LPIPS", "lower", "lpips", "perceptual distance (AlexNet)"),
     MetricInfo("fid", "FID", "lower", "inception", "distance of feature distributions"),
@@ -77,6 +83,8 @@ METRICS: tuple[MetricInfo, ...] = (
 )
 METRIC_KEYS = tuple(m.key for m in METRICS)
 PER_IMAGE_KEYS = ("psnr", "ssim", "lpips", "colorfulness")
+# Values in metrics.json/.csv beside the table's: the pooled PSNR, for comparison only
+EXTRA_KEYS = ("psnr_pooled",)
 
 
 @dataclass
@@ -84,7 +92,7 @@ class SetScores:
     """Everything measured on one image set (against its references)."""
 
     n: int
-    psnr: float  # pooled over the set
+    psnr_pooled: float  # the squared error pooled over the set (the study's PSNR: per image)
     per_image: dict[str, np.ndarray]
     pool: torch.Tensor | None  # (n, D) float64 Inception pool features
     logits: torch.Tensor | None  # (n, K) float64 Inception logits
@@ -139,7 +147,7 @@ class SetScorer:
             self.backbones.lpips.reset()
         return SetScores(
             n=len(per_image["psnr"]),
-            psnr=float(self._psnr.compute()),
+            psnr_pooled=float(self._psnr.compute()),
             per_image=per_image,
             pool=torch.cat(self._pool) if self._pool else None,
             logits=torch.cat(self._logits) if self._logits else None,
@@ -230,7 +238,8 @@ def score_row(
     """The values of one row of the results table: `scores` is a colorized (or the real) set,
     `real` the real set, whose Inception features are the reference for FID and KID."""
     values: dict[str, float | None] = {k: None for k in METRIC_KEYS}
-    values["psnr"] = scores.psnr
+    values["psnr"] = float(scores.per_image["psnr"].mean())
+    values["psnr_pooled"] = scores.psnr_pooled
     values["ssim"] = float(scores.per_image["ssim"].mean())
     values["colorfulness"] = float(scores.per_image["colorfulness"].mean())
     if "lpips" in scores.per_image:

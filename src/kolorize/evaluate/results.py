@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from kolorize.errors import KolorizeError
-from kolorize.evaluate.metrics import METRICS, MetricInfo
+from kolorize.evaluate.metrics import EXTRA_KEYS, METRICS, MetricInfo
 
-FORMAT = "kolorize-metrics/1"
+# 2: PSNR as the mean of per-image PSNR (the study's); FID through torch-fidelity's resize
+FORMAT = "kolorize-metrics/2"
 METRICS_JSON = "metrics.json"
 METRICS_CSV = "metrics.csv"
 GROUND_TRUTH = "Ground truth"
@@ -58,6 +59,7 @@ def csv_text(results: dict[str, Any]) -> str:
     fields = [
         "model",
         *(m.key for m in METRICS),
+        *EXTRA_KEYS,
         "kid_std",
         "is_std",
         *(f"{k}_median" for k in ("psnr", "ssim", "lpips")),
@@ -69,8 +71,8 @@ def csv_text(results: dict[str, Any]) -> str:
     writer.writeheader()
     for row in results["rows"]:
         out: dict[str, Any] = {"model": row["name"], "n_images": row["n_images"], "notes": notes}
-        for key in (m.key for m in METRICS):
-            out[key] = _cell(row["values"][key])
+        for key in (*(m.key for m in METRICS), *EXTRA_KEYS):
+            out[key] = _cell(row["values"].get(key))
         for key in ("kid_std", "is_std"):
             out[key] = _cell(row["spread"].get(key))
         for key in ("psnr", "ssim", "lpips"):

@@ -7,6 +7,7 @@ from pathlib import Path
 from torch import nn
 
 from kolorize.config import DiscriminatorConfig, GeneratorConfig
+from kolorize.models.dynamic_unet import ResNet18DynamicUNet
 from kolorize.models.layers import init_pix2pix
 from kolorize.models.patchgan import PatchDiscriminator
 from kolorize.models.resnet_unet import ResNetUNetGenerator
@@ -14,7 +15,8 @@ from kolorize.models.unet import UNetGenerator
 
 
 def build_generator(cfg: GeneratorConfig, *, load_pretrained: bool = True) -> nn.Module:
-    """A generator mapping L (N, 1, H, W) to ab (N, 2, H, W) in [-1, 1].
+    """A generator mapping L (N, 1, H, W) to ab (N, 2, H, W) in [-1, 1] (tanh-bounded, except
+    `resnet18_dynamic_unet`'s linear output, as fastai's).
 
     `load_pretrained=False` skips fetching ImageNet weights (e.g. when a checkpoint will
     overwrite them anyway)."""
@@ -24,8 +26,11 @@ def build_generator(cfg: GeneratorConfig, *, load_pretrained: bool = True) -> nn
         )
         init_pix2pix(net)
         return net
-    if cfg.arch == "resnet18_unet":
-        net = ResNetUNetGenerator(1, 2, width=cfg.width, depth=cfg.depth, norm=cfg.norm)
+    if cfg.arch in ("resnet18_unet", "resnet18_dynamic_unet"):
+        if cfg.arch == "resnet18_unet":
+            net = ResNetUNetGenerator(1, 2, width=cfg.width, depth=cfg.depth, norm=cfg.norm)
+        else:
+            net = ResNet18DynamicUNet(1, 2, width=cfg.width, depth=cfg.depth)
         if cfg.pretrained and load_pretrained:
             net.encoder.load_imagenet(_imagenet_resnet18(cfg.weights))
         return net
