@@ -80,18 +80,18 @@ def test_ground_truth_row_and_one_inception_pass_per_image_set(runs, tiny_datase
 def test_generators_run_in_fp32_unless_bf16_is_asked(runs, tiny_dataset, monkeypatch):
     import kolorize.evaluate.colorize as colorize_module
 
-    asked: list[bool] = []
+    asked: list[str] = []
     original = colorize_module.autocast
 
-    def recording_autocast(device, enabled=True):
-        asked.append(enabled)
-        return original(device, enabled)
+    def recording_autocast(device, precision="fp32", **kwargs):
+        asked.append(precision)
+        return original(device, precision, **kwargs)
 
     monkeypatch.setattr(colorize_module, "autocast", recording_autocast)
     net, real = load_generator(runs[0])[0].eval(), _val(tiny_dataset)[:2]
     colorize_batch(net, real)
-    colorize_batch(net, real, bf16=True)
-    assert asked == [False, True]
+    colorize_batch(net, real, precision="bf16")
+    assert asked == ["fp32", "bf16"]
 
 
 def test_metrics_files_hold_every_metric_with_na_and_reason(runs, tiny_dataset, tmp_path):

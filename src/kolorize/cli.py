@@ -328,6 +328,14 @@ def evaluate_command(
     batch_size: Annotated[
         int, typer.Option("--batch-size", min=1, help="Images per model call.")
     ] = 32,
+    precision: Annotated[
+        str,
+        typer.Option(
+            "--precision",
+            help="The generators' forward pass: fp32 (the study's numbers), bf16, or auto "
+            "(bf16 on CUDA): bf16 is faster but moves the metrics.",
+        ),
+    ] = "fp32",
 ) -> None:
     """Score models on the validation split: PSNR, SSIM, LPIPS, FID, IS, Colorfulness (+ KID),
     with the ground truth as the reference row."""
@@ -335,7 +343,8 @@ def evaluate_command(
 
     evaluate_runs(
         runs, data, out, weights_dir=weights_dir, require_all=require_all,
-        save_images=save_images, train_mode=train_mode, batch_size=batch_size, log=_echo,
+        save_images=save_images, train_mode=train_mode, batch_size=batch_size,
+        precision=precision, log=_echo,
     )  # fmt: skip
 
 

@@ -6,8 +6,9 @@ repeatable). `train_mode=True` gives pix2pix's own test-time behaviour instead (
 batch statistics, dropout 0.5 on: the "noise" of the pix2pix paper); it then depends on the
 batch size and on the seed.
 
-Precision: float32 everywhere unless `bf16=True` asks for bf16 autocast of the generator on
-CUDA (faster, but it moves the metrics: a study's numbers come from the fp32 forward pass).
+Precision: float32 everywhere unless `precision="bf16"` asks for bf16 autocast of the generator
+(faster on GPUs and CPUs with bf16 units, but it moves the metrics: a study's numbers come
+from the fp32 forward pass).
 Colour conversion and metrics stay float32/64 either way.
 """
 
@@ -41,10 +42,10 @@ def to_nchw(rgb_nhwc: np.ndarray, device: torch.device) -> torch.Tensor:
 
 
 @torch.no_grad()
-def colorize_batch(net: nn.Module, rgb: torch.Tensor, *, bf16: bool = False) -> torch.Tensor:
+def colorize_batch(net: nn.Module, rgb: torch.Tensor, *, precision: str = "fp32") -> torch.Tensor:
     """uint8 RGB (N, 3, H, W) -> the generator's colorization of its L channel, uint8 RGB."""
     L, _ = batch_to_model_space(rgb, rgb.device)
-    with autocast(rgb.device, enabled=bf16):
+    with autocast(rgb.device, precision):
         ab = net(L)
     return to_uint8(model_space_to_rgb(L, ab.float()))
 

@@ -21,7 +21,7 @@ from PIL import Image
 from torch import nn
 
 from kolorize.data.cache import ImageCache
-from kolorize.device import resolve_device
+from kolorize.device import resolve_device, resolve_precision
 from kolorize.errors import KolorizeError
 from kolorize.evaluate import metrics as M
 from kolorize.evaluate.backbones import Backbones, load_backbones
@@ -135,7 +135,7 @@ def _score_model(
     *,
     batch_size: int,
     train_mode: bool,
-    bf16: bool,
+    precision: str,
     seed: int,
     writer: _PngWriter | None,
     desc: str,
@@ -146,7 +146,7 @@ def _score_model(
         torch.manual_seed(seed)  # train-mode dropout draws the same noise on every run
         for start, rows in progress(_batches(val, batch_size), desc=desc, unit="batch"):
             real = to_nchw(rows, device)
-            fake = colorize_batch(net, real, bf16=bf16)
+            fake = colorize_batch(net, real, precision=precision)
             scorer.update(fake, real)
             if writer is not None:
                 writer.add(start, fake)
@@ -207,7 +207,7 @@ def evaluate_runs(
     require_all: bool = False,
     save_images: bool = False,
     train_mode: bool = False,
-    bf16: bool = False,
+    precision: str = "fp32",
     batch_size: int = 32,
     seed: int = 0,
     device: str | torch.device | None = None,
@@ -217,11 +217,11 @@ def evaluate_runs(
     """Score every model (and the ground truth) on the validation split of `data_dir`; write
     OUT/metrics.json and OUT/metrics.csv (and OUT/colorized/NAME/*.png with `save_images`).
 
-    The generators run in float32; `bf16=True` runs them under bf16 autocast on CUDA (faster,
-    but the metrics move). `backbones` replaces the pretrained networks (tests, benchmarks);
-    by default they are
-    located with `weights_dir` / the torch hub cache / a download, and a missing one makes
-    its metrics n/a with the reason, or raises MissingWeightsError with `require_all`.
+    The generators run in float32 unless `precision` says "bf16" or "auto" (bf16 on CUDA,
+    fp32 on a CPU): faster, but the metrics move. `backbones` replaces the pretrained networks
+    (tests, benchmarks); by default they are located with `weights_dir` / the torch hub cache /
+    a download, and a missing one makes its metrics n/a with the reason, or raises
+    MissingWeightsError with `require_all`.
     Returns what metrics.json holds.
     """
     if batch_size < 1:
@@ -239,6 +239,7 @@ def evaluate_runs(
     for reason in dict.fromkeys(backbones.missing.values()):
         log(f"n/a: {reason}")
     device = resolve_device(device)
+    precision = resolve_precision(precision, device, workload="evaluate")  # auto: no measuring
     backbones.to(device)
     log(f"evaluating {len(models)} model(s) on {len(val)} validation images on {device}")
 
@@ -259,7 +260,7 @@ def evaluate_runs(
         writer = _PngWriter(Path(out_dir) / IMAGES_DIR / model.name) if save_images else None
         scores = _score_model(
             net, val, backbones, device, batch_size=batch_size, train_mode=train_mode,
-            bf16=bf16, seed=seed, writer=writer, desc=model.name,
+            precision=precision, seed=seed, writer=writer, desc=model.name,
         )  # fmt: skip
         net.cpu()
         if writer is not None:
@@ -284,7 +285,7 @@ def evaluate_runs(
         "n_images": len(val),
         "image_size": cache.size,
         "device": str(device),
-        "autocast": "bf16 (generator only)" if bf16 and device.type == "cuda" else "none (fp32)",
+        "autocast": "bf16 (generator only)" if precision == "bf16" else "none (fp32)",
         "inference_mode": "train" if train_mode else "eval",
         "batch_size": batch_size,
         "seed": seed,
