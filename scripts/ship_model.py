@@ -1,0 +1,53 @@
+"""Make a trained generator the model that ships inside the package.
+
+    .venv/bin/python scripts/ship_model.py RUN_DIR_OR_SAFETENSORS [--note TEXT]
+
+Writes src/kolorize/models/colorizer.safetensors: the generator's tensors in float16 (BatchNorm
+counters stay integers), the config and training metadata as before plus `shipped_from` and
+`note`, and records the file's SHA-256 in src/kolorize/models/files.py, which the tests check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+from pathlib import Path
+
+from safetensors.torch import save_file
+
+from kolorize.models.files import DEFAULT_MODEL, FORMAT, read_generator
+
+FILES_PY = Path(__file__).resolve().parents[1] / "src" / "kolorize" / "models" / "files.py"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("source")
+    parser.add_argument("--note", default="")
+    args = parser.parse_args()
+    tensors, cfg, meta = read_generator(args.source)
+    half = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in tensors.items()}
+    metadata = {"format": FORMAT, "generator": json.dumps(cfg.__dict__)}
+    metadata.update({k: json.dumps(v) for k, v in meta.items()})
+    metadata["shipped_from"] = json.dumps(str(Path(args.source).resolve().name))
+    metadata["note"] = json.dumps(args.note)
+    tmp = DEFAULT_MODEL.with_name(f".{DEFAULT_MODEL.name}.tmp")
+    save_file(half, str(tmp), metadata=metadata)
+    tmp.replace(DEFAULT_MODEL)
+    digest = hashlib.sha256(DEFAULT_MODEL.read_bytes()).hexdigest()
+    text = FILES_PY.read_text()
+    text, n = re.subn(
+        r'DEFAULT_MODEL_SHA256 = "[0-9a-f]*"', f'DEFAULT_MODEL_SHA256 = "{digest}"', text
+    )
+    if n != 1:
+        raise SystemExit(f"DEFAULT_MODEL_SHA256 not found in {FILES_PY}")
+    FILES_PY.write_text(text)
+    size = DEFAULT_MODEL.stat().st_size / 2**20
+    params = sum(v.numel() for v in tensors.values() if v.is_floating_point())
+    print(f"wrote {DEFAULT_MODEL} ({size:.1f} MiB, {params / 1e6:.1f} M values, sha256 {digest})")
+
+
+if __name__ == "__main__":
+    main()

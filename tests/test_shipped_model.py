@@ -1,0 +1,54 @@
+"""The colorizer that ships inside the package: present, intact, and used wherever no model is
+named (Python API, `kolorize colorize`, `serve`, `export`)."""
+
+import hashlib
+
+import numpy as np
+import pytest
+import skimage.data
+import torch
+from PIL import Image
+
+from clihelp import run_cli
+from kolorize.evaluate.colorfulness import colorfulness
+from kolorize.inference import Colorizer
+from kolorize.models.files import DEFAULT_MODEL, DEFAULT_MODEL_SHA256, read_generator
+
+
+def test_the_shipped_file_is_the_recorded_one():
+    assert DEFAULT_MODEL.is_file(), f"{DEFAULT_MODEL} is missing from the package"
+    assert DEFAULT_MODEL.stat().st_size <= 32 * 10**6
+    assert hashlib.sha256(DEFAULT_MODEL.read_bytes()).hexdigest() == DEFAULT_MODEL_SHA256
+    tensors, cfg, meta = read_generator(DEFAULT_MODEL)
+    assert {str(v.dtype) for v in tensors.values() if v.is_floating_point()} == {"torch.float16"}
+    assert cfg.arch and meta["image_size"] >= 64
+
+
+@pytest.fixture(scope="module")
+def shipped() -> Colorizer:
+    return Colorizer.load(device="cpu", precision="fp32")
+
+
+def test_it_colorizes_a_package_photo_deterministically_and_in_colour(shipped):
+    gray = Image.fromarray(skimage.data.chelsea()).convert("L")
+    first, second = shipped.colorize(gray), shipped.colorize(gray)
+    assert first.size == gray.size and first.mode == "RGB"
+    assert np.array_equal(np.asarray(first), np.asarray(second))
+    # a cat on a wooden floor: colour where the input had none
+    pixels = torch.from_numpy(np.array(first)).permute(2, 0, 1)[None]
+    assert colorfulness(pixels).item() > 5
+
+
+def test_kolorize_colorize_needs_no_model(tmp_path):
+    photo = tmp_path / "old.jpg"
+    Image.fromarray(skimage.data.camera()).save(photo)
+    result = run_cli("colorize", str(photo), "-o", str(tmp_path / "out.png"), "--device", "cpu")
+    assert result.code == 0, result.err
+    assert Image.open(tmp_path / "out.png").size == Image.open(photo).size
+
+
+def test_export_needs_no_model(tmp_path):
+    pytest.importorskip("onnx")
+    result = run_cli("export", "-o", str(tmp_path / "c.onnx"))
+    assert result.code == 0, result.err
+    assert (tmp_path / "c.onnx").stat().st_size > 10**6
