@@ -1,9 +1,10 @@
 """Render the README's example figure: gray | colorized | original, at full resolution, for
-scikit-image sample photos the model never trained on.
+photos that ship with scikit-image, which the model never trained on.
 
-    .venv/bin/python docs/make_examples.py MODEL [--out docs/examples.jpg]
+    .venv/bin/python docs/make_examples.py [MODEL] [--out docs/examples.jpg]
 
-MODEL is a run directory (e.g. demo/LS_GAN_30 after `make demo`) or a generator file.
+MODEL is a run directory (e.g. demo/LS_GAN_30 after `make demo`) or a generator file; by
+default the colorizer that ships with kolorize.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 from kolorize import Colorizer
-from kolorize.demo import VAL_PHOTOS, sample_photo
+from kolorize.demo import sample_photo
 from kolorize.inference import grayscale
 
 ROW_HEIGHT = 300
@@ -23,12 +24,13 @@ LABELS = ("gray input", "kolorize", "original")
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("model")
+    parser.add_argument("model", nargs="?")
+    parser.add_argument("--photos", default="chelsea,coffee,astronaut")
     parser.add_argument("--out", default=str(Path(__file__).parent / "examples.jpg"))
     args = parser.parse_args()
     colorizer = Colorizer.load(args.model)
     rows = []
-    for name in VAL_PHOTOS:
+    for name in args.photos.split(","):
         original = Image.fromarray(sample_photo(name))
         panels = [grayscale(original).convert("RGB"), colorizer.colorize(original), original]
         scale = ROW_HEIGHT / original.height

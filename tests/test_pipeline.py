@@ -58,3 +58,6 @@ def test_demo_end_to_end_on_held_out_scenes(tmp_path):
     assert not any(r["path"].startswith(VAL_PHOTOS) for r in manifest if r["split"] == "train")
     report = (tmp_path / "demo" / "REPORT.md").read_text()
     assert "camera" in report
+    # the packaged colorizer's gray | colour sheets, one per black-and-white photo
+    sheets = sorted(p.name for p in (tmp_path / "demo" / "shipped_colorizer").iterdir())
+    assert sheets == ["camera.jpg", "clock.jpg", "coins.jpg"]

@@ -1,7 +1,8 @@
 """The built-in demo: the whole study end to end at small scale, with no internet and no data
 of the user's. Photos come from scikit-image's bundled samples: random crops of seven photos
 for training, and of two other photos for validation, so the scores are on unseen scenes;
-three photos that only exist in black and white are colorized for the report."""
+three photos that only exist in black and white are colorized for the report, and also by the
+colorizer that ships with kolorize (MODEL_CARD.md), next to what the demo's small models make."""
 
 from __future__ import annotations
 
@@ -92,4 +93,23 @@ def run_demo(
         study_file or demo_study_file(), data, out, bw_dir=bw_dir or photos / "bw", log=log
     )
     assert html is not None
+    shipped = colorize_with_shipped_model(bw_dir or photos / "bw", out / "shipped_colorizer")
+    log(f"the shipped colorizer's take on the black-and-white photos: {shipped}")
     return html
+
+
+def colorize_with_shipped_model(photos: Path, out: Path) -> Path:
+    """Every photo of `photos` colorized by the packaged model, as gray | colour sheets."""
+    from kolorize.data.images import is_image_path
+    from kolorize.inference import Colorizer, grayscale
+
+    out.mkdir(parents=True, exist_ok=True)
+    colorizer = Colorizer.load()
+    for path in sorted(p for p in photos.iterdir() if is_image_path(p)):
+        photo = Image.open(path)
+        colour = colorizer.colorize(photo)
+        sheet = Image.new("RGB", (colour.width * 2, colour.height), "white")
+        sheet.paste(grayscale(photo).convert("RGB"), (0, 0))
+        sheet.paste(colour, (colour.width, 0))
+        sheet.save(out / f"{path.stem}.jpg", quality=90)
+    return out
