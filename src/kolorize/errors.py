@@ -7,3 +7,12 @@ class KolorizeError(Exception):
 
 class MissingWeightsError(KolorizeError):
     """Pretrained weights could be neither found locally nor downloaded."""
+
+
+def describe_os_error(e: OSError) -> str:
+    """One line for a failed file operation: what, where and why (disk full, no permission...)."""
+    why = e.strerror or str(e) or type(e).__name__
+    if e.filename is None:
+        return why
+    where = f"{e.filename} -> {e.filename2}" if e.filename2 is not None else str(e.filename)
+    return f"{where}: {why}"
