@@ -431,11 +431,32 @@ def serve_command(
         float, typer.Option("--max-mb", min=0.1, help="Largest upload accepted, in MB.")
     ] = 20,
     device: DeviceOpt = None,
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-host",
+            help="Another host name the page answers to, e.g. behind a proxy (repeatable).",
+            metavar="NAME",
+        ),
+    ] = None,
+    max_active: Annotated[
+        int, typer.Option("--max-active", min=1, help="Photos in progress before 'busy' (503).")
+    ] = 8,
+    request_timeout: Annotated[
+        float, typer.Option("--request-timeout", min=1, help="Seconds a client has to upload.")
+    ] = 60,
 ) -> None:
-    """A web page to colorize photos: upload (or drop) a photo, compare, download."""
+    """A web page to colorize photos: upload (or drop) a photo, compare, download.
+
+    Listens on 127.0.0.1 only unless --host says otherwise; see 'Exposing the web page' in
+    the README before using --host 0.0.0.0."""
     from kolorize.serve import serve
 
-    serve(model, host=host, port=port, device=device, max_bytes=int(max_mb * 2**20), log=_echo)
+    serve(
+        model, host=host, port=port, device=device, max_bytes=int(max_mb * 2**20),
+        allow_hosts=allow_host or (), max_active=max_active, request_timeout=request_timeout,
+        log=_echo,
+    )  # fmt: skip
 
 
 # -- demo -----------------------------------------------------------------------------------
@@ -481,6 +502,10 @@ class _InterruptSeen:
         self.seen = True
         signal.default_int_handler(signum, frame)
 
+    def restore(self) -> None:
+        if signal.getsignal(signal.SIGINT) == self._handle:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the app, turning user errors into one line and exit code 2."""
@@ -513,6 +538,8 @@ def main(argv: list[str] | None = None) -> None:
         where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
         _echo(f"error: {e.format_message()}{where}")  # type: ignore[attr-defined]
         code = 2
+    finally:
+        interrupt.restore()
     sys.exit(code if isinstance(code, int) else 0)
 
 
