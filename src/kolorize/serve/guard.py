@@ -86,8 +86,8 @@ class UploadLimit:
             return await self.app(scope, receive, send)
         limit = self.max_bytes + MULTIPART_SLACK
         length = _header(scope, b"content-length") or b""
-        if _header(scope, b"transfer-encoding") is not None:
-            return await _reply(send, 400, "Send the photo with a Content-Length, not chunked.")
+        if length and _header(scope, b"transfer-encoding") is not None:
+            return await _reply(send, 400, "Send either a Content-Length or chunked, not both.")
         if not length.isdigit():
             return await _reply(send, 411, "Send the photo with a Content-Length.")
         if int(length) > limit:
