@@ -231,21 +231,21 @@ def serve(
     """Load the model and serve the page until interrupted."""
     import uvicorn
 
-    from kolorize.inference import Colorizer
-
-    colorizer = Colorizer.load(model, device)
+    sock = _listen(host, port)  # first: a port in use is said before the model loads
     hosts = allowed_host_names(host, allow_hosts)
-    app = create_app(
-        colorizer, max_bytes=max_bytes, allowed_hosts=hosts, max_active=max_active,
-        request_timeout=request_timeout,
-    )  # fmt: skip
-    sock = _listen(host, port)
     if host in ("0.0.0.0", "::"):
         log(
             f"warning: listening on every network interface: anyone who can reach port {port} "
             f"can use this page (it answers to {', '.join(hosts)}; add names with "
             "--allow-host). See 'Exposing the web page' in the README."
         )
+    from kolorize.inference import Colorizer
+
+    colorizer = Colorizer.load(model, device)
+    app = create_app(
+        colorizer, max_bytes=max_bytes, allowed_hosts=hosts, max_active=max_active,
+        request_timeout=request_timeout,
+    )  # fmt: skip
     log(f"serving {colorizer.description} at http://{host}:{port}/ (Ctrl+C to stop)")
     uvicorn.Server(server_config(app)).run(sockets=[sock])
 
