@@ -8,6 +8,7 @@ a failed write leaves the old file (if any) untouched and nothing else behind.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,4 +33,29 @@ def atomic_write(path: str | Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
-__all__ = ["atomic_write"]
+_TEMP = re.compile(r"^\..+\.tmp-(\d+)$")
+
+
+def remove_stale_temps(folder: str | Path) -> list[Path]:
+    """Delete the temporary files under `folder` that `atomic_write` left in processes that
+    no longer exist (a SIGKILL runs no cleanup). Call it holding the folder's lock."""
+    removed = []
+    for path in Path(folder).rglob(".*.tmp-*"):
+        m = _TEMP.match(path.name)
+        if m and path.is_file() and not _alive(int(m.group(1))):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+__all__ = ["atomic_write", "remove_stale_temps"]

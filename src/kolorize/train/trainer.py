@@ -36,7 +36,7 @@ from kolorize.locks import folder_lock
 from kolorize.models import build_discriminator, build_generator, input_multiple
 from kolorize.models.files import GENERATOR_FILE, load_weights, read_generator, save_generator
 from kolorize.progress import progress
-from kolorize.rundir import atomic_write
+from kolorize.rundir import atomic_write, remove_stale_temps
 from kolorize.train import distributed as ddp
 from kolorize.train.checkpoint import (
     latest_checkpoint,
@@ -562,6 +562,8 @@ def train(
         raise KolorizeError(f"--run-dir {run_dir} is a file; name a folder for the run")
     main_process = os.environ.get("RANK", "0") == "0"
     with folder_lock(run_dir, "training in") if main_process else contextlib.nullcontext():
+        if main_process and run_dir.is_dir():
+            remove_stale_temps(run_dir)  # left by a killed run
         trainer = Trainer(
             cfg, data_dir, run_dir, resume=resume, allow_data_change=allow_data_change, log=log
         )
