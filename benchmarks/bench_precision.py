@@ -49,7 +49,7 @@ def main() -> None:
         outputs = {}
         for precision in ("fp32", "bf16"):
 
-            def infer(G=G, one=one, precision=precision) -> None:
+            def infer(G=G, one=one, precision=precision, outputs=outputs) -> None:
                 with torch.inference_mode(), autocast(device, precision):
                     outputs[precision] = G.eval()(one).float()
                 if device.type == "cuda":

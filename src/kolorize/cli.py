@@ -1,20 +1,23 @@
 """The `kolorize` command line. Thin on purpose: it parses, then calls the modules that do the
 work. Heavy imports (torch) happen inside the commands so `--help` stays instant.
 
-Errors a user can cause end as one line on stderr and exit code 2, never a traceback.
+Errors a user can cause end as one line on stderr and exit code 2, never a traceback; a failed
+file operation (disk full, no permission, a path through a file) as one line and exit code 1;
+Ctrl+C as "interrupted" and exit code 130.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from kolorize.errors import KolorizeError
+from kolorize.errors import KolorizeError, describe_os_error
 from kolorize.progress import set_quiet
 
 app = typer.Typer(
@@ -242,6 +245,10 @@ def train_command(
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue the run in --run-dir where it stopped.")
     ] = False,
+    allow_data_change: Annotated[
+        bool,
+        typer.Option("--allow-data-change", help="Let --resume continue on a different dataset."),
+    ] = False,
     deterministic: DeterministicOpt = False,
     overrides: SetOpt = None,
 ) -> None:
@@ -254,7 +261,7 @@ def train_command(
 
     cfg = load_config(config, _overrides(overrides, deterministic))
     target = run_dir or Path("runs") / config.stem
-    train(cfg, data, target, resume=resume, log=_echo)
+    train(cfg, data, target, resume=resume, allow_data_change=allow_data_change, log=_echo)
     if os.environ.get("RANK", "0") == "0":  # once, not per torchrun process
         _echo(f"run directory: {target}")
 
@@ -427,7 +434,8 @@ def colorize_command(
     colorizer = Colorizer.load(model, device, batch_size=batch_size, precision=precision)
     report = colorize_files(colorizer, jobs, compare=side_by_side, quality=quality, log=_echo)
     where = jobs[0].target if len(jobs) == 1 else out
-    _echo(f"colorized {len(report.done)} of {len(jobs)} photos into {where}")
+    stopped = " before it was interrupted" if report.interrupted else ""
+    _echo(f"colorized {len(report.done)} of {len(jobs)} photos into {where}{stopped}")
     if report.failed:
         _echo(f"{len(report.failed)} failed: " + ", ".join(str(p) for p, _ in report.failed))
     raise typer.Exit(report.exit_code)
@@ -463,13 +471,31 @@ def serve_command(
     ] = 20,
     device: DeviceOpt = None,
     precision: PrecisionOpt = "auto",
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-host",
+            help="Another host name the page answers to, e.g. behind a proxy (repeatable).",
+            metavar="NAME",
+        ),
+    ] = None,
+    max_active: Annotated[
+        int, typer.Option("--max-active", min=1, help="Photos in progress before 'busy' (503).")
+    ] = 8,
+    request_timeout: Annotated[
+        float, typer.Option("--request-timeout", min=1, help="Seconds a client has to upload.")
+    ] = 60,
 ) -> None:
-    """A web page to colorize photos: upload (or drop) a photo, compare, download."""
+    """A web page to colorize photos: upload (or drop) a photo, compare, download.
+
+    Listens on 127.0.0.1 only unless --host says otherwise; see 'Exposing the web page' in
+    the README before using --host 0.0.0.0."""
     from kolorize.serve import serve
 
     serve(
         model, host=host, port=port, device=device, precision=precision,
-        max_bytes=int(max_mb * 2**20), log=_echo,
+        max_bytes=int(max_mb * 2**20), allow_hosts=allow_host or (), max_active=max_active,
+        request_timeout=request_timeout, log=_echo,
     )  # fmt: skip
 
 
@@ -500,10 +526,34 @@ def _is_usage_error(e: Exception) -> bool:
     return hasattr(e, "format_message") and hasattr(e, "exit_code")
 
 
+class _InterruptSeen:
+    """Typer turns Ctrl+C into a silent exit code 130; this notes that it happened, so the
+    command line can say so."""
+
+    def __init__(self) -> None:
+        self.seen = False
+        try:
+            if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+                signal.signal(signal.SIGINT, self._handle)
+        except ValueError:  # not the main thread: leave signals alone
+            pass
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.seen = True
+        signal.default_int_handler(signum, frame)
+
+    def restore(self) -> None:
+        if signal.getsignal(signal.SIGINT) == self._handle:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the app, turning user errors into one line and exit code 2."""
+    interrupt = _InterruptSeen()
     try:
         code = app(args=argv, prog_name="kolorize", standalone_mode=False)
+        if code == 130 and interrupt.seen:
+            _echo("interrupted")
     except typer.Exit as e:
         code = e.exit_code
     except typer.Abort:
@@ -515,6 +565,9 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         _echo("interrupted")
         code = 130
+    except OSError as e:
+        _echo(f"error: {describe_os_error(e)}")
+        code = 1
     except Exception as e:
         if not _is_usage_error(e):
             raise
@@ -525,6 +578,8 @@ def main(argv: list[str] | None = None) -> None:
         where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
         _echo(f"error: {e.format_message()}{where}")  # type: ignore[attr-defined]
         code = 2
+    finally:
+        interrupt.restore()
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -2,14 +2,14 @@
 
 Inputs are files, folders (searched recursively) and glob patterns. Each photo is written once,
 atomically, under the output folder (keeping a folder's sub-folder layout) or to the one output
-file named. A file that cannot be read is reported by name and skipped; the rest are done.
-Nothing ever overwrites an input: such a plan is refused before any work starts.
+file named. A photo that cannot be read, colorized or written, whatever the reason, is reported
+by name and counted; the rest are done. Ctrl+C stops after the photos already written and
+still reports. Nothing ever overwrites an input: such a plan is refused before any work starts.
 """
 
 from __future__ import annotations
 
 import glob
-import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,22 +20,26 @@ from PIL import Image
 
 from kolorize.data.images import (
     IMAGE_EXTENSIONS,
-    ImageRejected,
     LoadedImage,
     is_grayscale,
     is_image_path,
     load_rgb,
 )
-from kolorize.errors import KolorizeError
+from kolorize.errors import KolorizeError, describe_os_error
 from kolorize.progress import progress
+from kolorize.rundir import atomic_write
 
 # name -> (Pillow format, file suffix)
 FORMATS = {"png": ("PNG", ".png"), "jpeg": ("JPEG", ".jpg"), "webp": ("WEBP", ".webp")}
 _SUFFIX_FORMAT = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp"}
 _GLOB_CHARS = set("*?[")
 
+# The largest side each format can store (PNG's limit is far beyond any photo).
+MAX_SIDE = {"jpeg": 65_500, "webp": 16_383}
+
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1
+EXIT_INTERRUPTED = 130
 
 
 @dataclass(frozen=True)
@@ -49,9 +53,12 @@ class Job:
 class Report:
     done: list[Job] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)
+    interrupted: bool = False
 
     @property
     def exit_code(self) -> int:
+        if self.interrupted:
+            return EXIT_INTERRUPTED
         return EXIT_SOME_FAILED if self.failed else EXIT_OK
 
 
@@ -167,26 +174,55 @@ def _refuse_overwriting_inputs(jobs: list[Job]) -> None:
             )
 
 
+def check_fits_format(size: tuple[int, int], fmt: str) -> None:
+    """Raise ValueError, in words, when an image is too big for the format (WebP: 16383 px)."""
+    limit = MAX_SIDE.get(fmt)
+    if limit is not None and max(size) > limit:
+        raise ValueError(
+            f"{fmt.upper()} stores at most {limit} px a side and this photo is "
+            f"{size[0]}x{size[1]}; choose PNG"
+        )
+
+
 def save_atomic(image: Image.Image, path: Path, fmt: str, quality: int = 95) -> None:
     """Write through a temporary file and a rename, so `path` is never half-written."""
+    check_fits_format(image.size, fmt)
     pil_format, _ = FORMATS[fmt]
     options = {} if fmt == "png" else {"quality": quality}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
+    with atomic_write(path) as tmp:
         image.save(tmp, format=pil_format, **options)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
-def _load_all(batch: Sequence[Job]) -> list[LoadedImage | ImageRejected | OSError]:
+def describe_failure(e: BaseException) -> str:
+    """One line for why one photo failed, whatever raised."""
+    if isinstance(e, OSError):
+        return describe_os_error(e)
+    return str(e) or type(e).__name__
+
+
+def _load_all(batch: Sequence[Job]) -> list[LoadedImage | Exception]:
     """Each job's photo, or the reason it cannot be read (reported, not raised)."""
-    out: list[LoadedImage | ImageRejected | OSError] = []
+    out: list[LoadedImage | Exception] = []
     for job in batch:
         try:
             out.append(load_rgb(job.source, min_side=1))
-        except (ImageRejected, OSError) as e:
+        except Exception as e:  # one photo's problem, whatever it is, is not the batch's
+            out.append(e)
+    return out
+
+
+def _colorize_each(colorizer, images: list[Image.Image]) -> list[Image.Image | Exception]:
+    """The batch in one model call; if that fails, photo by photo, so one bad photo costs only
+    itself."""
+    try:
+        return colorizer.colorize_batch(images)
+    except Exception:
+        pass
+    out: list[Image.Image | Exception] = []
+    for image in images:
+        try:
+            out.append(colorizer.colorize(image))
+        except Exception as e:
             out.append(e)
     return out
 
@@ -207,30 +243,42 @@ def colorize_files(
     size = colorizer.batch_size
     batches = [jobs[i : i + size] for i in range(0, len(jobs), size)]
     bar = progress(total=len(jobs), unit="photo", desc="colorizing", enabled=len(jobs) > 1)
+
+    def fail(job: Job, what: str, e: BaseException) -> None:
+        report.failed.append((job.source, f"{what}{describe_failure(e)}"))
+        log(f"{'skipped' if not what else 'failed'} {job.source}: {what}{describe_failure(e)}")
+
     with ThreadPoolExecutor(max_workers=1) as pool, bar:
         pending = pool.submit(_load_all, batches[0]) if batches else None
-        for k, batch in enumerate(batches):
-            loaded = pending.result()  # type: ignore[union-attr]
-            if k + 1 < len(batches):
-                pending = pool.submit(_load_all, batches[k + 1])
-            good = [(j, img) for j, img in zip(batch, loaded, strict=True) if _ok(img)]
-            for job, err in zip(batch, loaded, strict=True):
-                if not _ok(err):
-                    report.failed.append((job.source, str(err)))
-                    log(f"skipped {job.source}: {err}")
-            colour = colorizer.colorize_batch([img.image for _, img in good])
-            for (job, img), result in zip(good, colour, strict=True):
-                if compare:
-                    left = img.image if _is_colour(img) else grayscale(img.image)
-                    result = side_by_side(left, result)
-                try:
-                    save_atomic(result, job.target, job.fmt, quality)
-                except OSError as e:
-                    report.failed.append((job.source, f"cannot write {job.target}: {e}"))
-                    log(f"failed {job.source}: cannot write {job.target}: {e}")
-                    continue
-                report.done.append(job)
-            bar.update(len(batch))
+        try:
+            for k, batch in enumerate(batches):
+                loaded = pending.result()  # type: ignore[union-attr]
+                if k + 1 < len(batches):
+                    pending = pool.submit(_load_all, batches[k + 1])
+                good = [(j, img) for j, img in zip(batch, loaded, strict=True) if _ok(img)]
+                for job, err in zip(batch, loaded, strict=True):
+                    if not _ok(err):
+                        fail(job, "", err)  # type: ignore[arg-type]
+                colour = _colorize_each(colorizer, [img.image for _, img in good])
+                for (job, img), result in zip(good, colour, strict=True):
+                    try:
+                        if isinstance(result, Exception):
+                            raise result
+                        if compare:
+                            left = img.image if _is_colour(img) else grayscale(img.image)
+                            result = side_by_side(left, result)
+                    except Exception as e:
+                        fail(job, "cannot colorize: ", e)
+                        continue
+                    try:
+                        save_atomic(result, job.target, job.fmt, quality)
+                    except Exception as e:
+                        fail(job, f"cannot write {job.target}: ", e)
+                        continue
+                    report.done.append(job)
+                bar.update(len(batch))
+        except KeyboardInterrupt:
+            report.interrupted = True  # what is written stays written; the caller reports
     return report
 
 
@@ -247,11 +295,13 @@ def _is_colour(loaded: LoadedImage) -> bool:
 
 
 __all__ = [
+    "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_SOME_FAILED",
     "FORMATS",
     "Job",
     "Report",
+    "check_fits_format",
     "colorize_files",
     "find_inputs",
     "format_name",

@@ -1,5 +1,7 @@
 """Errors a user can cause. The command line turns them into one line on stderr and exit code 2."""
 
+import errno
+
 
 class KolorizeError(Exception):
     """A problem with the user's input (paths, files, configuration), not a bug."""
@@ -7,3 +9,14 @@ class KolorizeError(Exception):
 
 class MissingWeightsError(KolorizeError):
     """Pretrained weights could be neither found locally nor downloaded."""
+
+
+def describe_os_error(e: OSError) -> str:
+    """One line for a failed file operation: what, where and why (disk full, no permission...)."""
+    why = e.strerror or str(e) or type(e).__name__
+    if e.errno in (errno.EEXIST, errno.ENOTDIR):  # mkdir or open through a file
+        why = "a file is in the way where a folder is needed"
+    if e.filename is None:
+        return why
+    where = f"{e.filename} -> {e.filename2}" if e.filename2 is not None else str(e.filename)
+    return f"{where}: {why}"

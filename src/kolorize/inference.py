@@ -29,7 +29,7 @@ from typing import Protocol
 
 import numpy as np
 import torch
-from PIL import Image, ImageCms, ImageOps
+from PIL import Image, ImageCms
 
 from kolorize.color import (
     denormalize_ab,
@@ -38,7 +38,7 @@ from kolorize.color import (
     to_uint8,
     uint8_to_model_space_numpy,
 )
-from kolorize.data.images import load_rgb
+from kolorize.data.images import ImageRejected, load_rgb, upright
 from kolorize.data.prepare import resize_photo
 from kolorize.device import autocast, resolve_device, resolve_precision, time_precision
 
@@ -58,6 +58,8 @@ CHUNK_PIXELS = 1 << 20
 _GAMUT_TOP = 1 + 0.5 / 255
 _BISECTION_STEPS = 6
 _FAST_MODES = {"RGB", "L"}
+# Modes TIFF cannot hold, and the nearest ones it can (Pillow converts between them exactly).
+_NOT_IN_TIFF = {"HSV": "RGB", "La": "LA", "RGBa": "RGBA"}
 
 
 class TorchPredictor:
@@ -180,15 +182,19 @@ class Colorizer:
 
 
 def upright_rgb(image: Image.Image) -> Image.Image:
-    """Any PIL image -> upright 8-bit sRGB. Odd modes (CMYK, 16-bit, alpha, palette) and
-    non-sRGB ICC profiles go through `load_rgb`, so they convert exactly as files do."""
+    """Any PIL image -> upright 8-bit sRGB. Odd modes (CMYK, 16-bit, alpha, palette, HSV) and
+    non-sRGB ICC profiles go through `load_rgb`, so they convert exactly as files do. An image
+    with no pixels raises ImageRejected."""
+    if 0 in image.size:
+        raise ImageRejected("too small", f"{image.width}x{image.height} pixels")
     icc = image.info.get("icc_profile")
+    image, _ = upright(image)
     if image.mode in _FAST_MODES and (not icc or _describes_srgb(icc)):
-        if image.getexif().get(0x0112, 1) not in (None, 1):
-            image = ImageOps.exif_transpose(image)
         return image if image.mode == "RGB" else image.convert("RGB")
+    if image.mode in _NOT_IN_TIFF:
+        image = image.convert(_NOT_IN_TIFF[image.mode])
     buf = io.BytesIO()
-    image.save(buf, "TIFF", icc_profile=icc, exif=image.getexif())
+    image.save(buf, "TIFF", icc_profile=icc)
     return load_rgb(buf.getvalue(), min_side=1).image
 
 

@@ -12,6 +12,7 @@ grows.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import shutil
@@ -29,6 +30,7 @@ FORMAT = "kolorize-cache/1"
 INFO, IMAGES, MANIFEST, SKIPPED = "info.json", "images.u8", "manifest.csv", "skipped.csv"
 MANIFEST_FIELDS = ["index", "split", "source", "path", "sha256", "width", "height", "conversions"]
 SKIPPED_FIELDS = ["source", "path", "reason", "detail"]
+_COUNTS = ("size", "train", "val")  # the info.json fields the read side relies on
 
 
 @dataclass
@@ -112,10 +114,27 @@ def read_info(root: str | Path) -> dict[str, Any]:
         raise KolorizeError(
             f"{root} is not a prepared dataset (no {INFO}); run 'kolorize data prepare' first"
         )
-    info = json.loads(path.read_text())
-    if info.get("format") != FORMAT:
-        raise KolorizeError(f"{root}: unknown cache format {info.get('format')!r}")
+    try:
+        info = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise KolorizeError(f"{path} is damaged ({e}); prepare the data again") from None
+    if not isinstance(info, dict) or info.get("format") != FORMAT:
+        found = info.get("format") if isinstance(info, dict) else None
+        raise KolorizeError(f"{root}: unknown cache format {found!r}")
+    bad = [k for k in _COUNTS if not (isinstance(info.get(k), int) and info[k] >= 0)]
+    if bad or info["size"] < 1:
+        raise KolorizeError(
+            f"{path} is damaged (no valid {', '.join(bad) or 'size'}); prepare the data again"
+        )
     return info
+
+
+def manifest_digest(root: str | Path) -> str:
+    """SHA-256 of a dataset's manifest: which photos, in which rows and splits."""
+    try:
+        return hashlib.sha256((Path(root) / MANIFEST).read_bytes()).hexdigest()
+    except FileNotFoundError:
+        raise KolorizeError(f"{root} has no {MANIFEST}; prepare the data again") from None
 
 
 class ImageCache:

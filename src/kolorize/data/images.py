@@ -27,6 +27,7 @@ DEFAULT_MAX_PIXELS = 89_478_485
 DEFAULT_MIN_SIDE = 64
 # An image counts as grayscale when 99% of its pixels have max(R,G,B) - min(R,G,B) <= this.
 GRAYSCALE_SPREAD = 12
+_ORIENTATION = 0x0112
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
@@ -109,6 +110,28 @@ def _convert_mode(img: Image.Image, conversions: list[str]) -> Image.Image:
     return img.convert("RGB")
 
 
+def exif_orientation(img: Image.Image) -> int:
+    """The EXIF orientation (1-8) of an image; 1 when it has none or its EXIF block is malformed
+    (scanners write broken ones, and Pillow raises anything from SyntaxError to struct.error)."""
+    try:
+        value = img.getexif().get(_ORIENTATION, 1)
+    except Exception:  # a malformed EXIF block should not cost the photo
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def upright(img: Image.Image) -> tuple[Image.Image, int]:
+    """(the image turned as its EXIF orientation says, that orientation). The one place that
+    reads EXIF orientation, for files and for images handed to the API alike."""
+    orientation = exif_orientation(img)
+    if orientation == 1:
+        return img, 1
+    try:
+        return ImageOps.exif_transpose(img), orientation
+    except Exception:  # the same malformed block, met again while rewriting it
+        return img, 1
+
+
 def load_rgb(
     source: bytes | str | Path,
     *,
@@ -149,12 +172,8 @@ def load_rgb(
         raise ImageRejected("corrupt", str(e)) from None
 
     source_mode = img.mode
-    try:
-        orientation = img.getexif().get(0x0112, 1)
-    except Exception:  # a malformed EXIF block should not cost the photo
-        orientation = 1
-    if orientation not in (None, 1):
-        img = ImageOps.exif_transpose(img)
+    img, orientation = upright(img)
+    if orientation != 1:
         conversions.append("exif-rotated")
     if orientation in (5, 6, 7, 8):
         width, height = height, width

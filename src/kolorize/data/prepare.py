@@ -26,6 +26,7 @@ from kolorize.data.cache import FORMAT, INFO, CacheWriter, ManifestRow, cache_wr
 from kolorize.data.images import DEFAULT_MIN_SIDE, ImageRejected, is_grayscale, load_rgb
 from kolorize.data.sources import Candidate, describe_sources
 from kolorize.errors import KolorizeError
+from kolorize.locks import folder_lock
 from kolorize.progress import progress
 
 Fit = Literal["stretch", "crop"]
@@ -168,7 +169,8 @@ def prepare(
     log: Any = print,
 ) -> dict[str, Any]:
     """Build the cache in `out`; returns its info. Idempotent: an identical finished cache is
-    left alone (and reported), a different one needs `force`.
+    left alone (and reported), a different one needs `force`. One process at a time per `out`:
+    a second one is refused with the first one's PID.
 
     With `val_candidates` the validation images come only from those (e.g. photos kept apart
     from training), the training images only from `candidates`; otherwise one seeded subset of
@@ -176,6 +178,25 @@ def prepare(
     """
     req.validate()
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise KolorizeError(f"--out {out} is a file; name a folder for the dataset")
+    with folder_lock(out, "preparing"):
+        return _prepare_locked(
+            candidates, out, req, val_candidates=val_candidates, workers=workers, force=force,
+            log=log,
+        )  # fmt: skip
+
+
+def _prepare_locked(
+    candidates: Sequence[Candidate],
+    out: Path,
+    req: PrepareRequest,
+    *,
+    val_candidates: Sequence[Candidate] | None,
+    workers: int | None,
+    force: bool,
+    log: Any,
+) -> dict[str, Any]:
     sources = describe_sources(candidates)
     if val_candidates is not None:
         sources += [{**s, "split": "val"} for s in describe_sources(val_candidates)]

@@ -5,7 +5,6 @@ metadata the generator's config and the image size it was trained at, so `Colori
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from torch import nn
 
 from kolorize.config import GeneratorConfig, from_dict
 from kolorize.errors import KolorizeError
+from kolorize.rundir import atomic_write
 
 FORMAT = "kolorize-generator/1"
 GENERATOR_FILE = "generator.safetensors"
@@ -28,13 +28,11 @@ DEFAULT_MODEL_SHA256 = "fd23f179a9465b1c6ef45f4569c786aa3ff0babed27b1b28ae23cc58
 def save_generator(path: str | Path, net: nn.Module, cfg: GeneratorConfig, **meta: Any) -> Path:
     """Write atomically: a crash mid-write never leaves a broken file under the final name."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
     metadata = {"format": FORMAT, "generator": json.dumps(asdict(cfg))}
     metadata.update({k: json.dumps(v) for k, v in meta.items()})
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    save_file(tensors, str(tmp), metadata=metadata)
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
     return path
 
 
@@ -70,9 +68,25 @@ def read_generator(
         raise KolorizeError(f"{path} is not a readable safetensors file: {e}") from None
     if metadata.get("format") != FORMAT:
         raise KolorizeError(f"{path} is not a kolorize generator file")
-    cfg = from_dict({"generator": json.loads(metadata["generator"])}).generator
-    extra = {k: json.loads(v) for k, v in metadata.items() if k not in ("format", "generator")}
+    try:
+        cfg = from_dict({"generator": json.loads(metadata.get("generator", ""))}).generator
+        extra = {k: json.loads(v) for k, v in metadata.items() if k not in ("format", "generator")}
+    except (json.JSONDecodeError, TypeError, AttributeError, KolorizeError) as e:
+        raise KolorizeError(f"{path} has damaged metadata: {e}") from None
+    size = extra.get("image_size", 256)
+    if not (isinstance(size, int) and 1 <= size <= 1 << 16):
+        raise KolorizeError(f"{path} has damaged metadata: image_size {size!r}")
     return tensors, cfg, extra
+
+
+def load_weights(net: nn.Module, tensors: dict[str, torch.Tensor], source: str | Path) -> None:
+    """Put `tensors` into `net`, or say in one line why they do not fit (a missing key, a
+    wrong shape: a damaged or hand-edited file)."""
+    try:
+        net.load_state_dict(tensors)
+    except RuntimeError as e:
+        first = next((line.strip() for line in str(e).splitlines()[1:] if line.strip()), str(e))
+        raise KolorizeError(f"{source} does not fit its generator config: {first}") from None
 
 
 def load_generator(path: str | Path) -> tuple[nn.Module, GeneratorConfig, dict[str, Any]]:
@@ -81,5 +95,5 @@ def load_generator(path: str | Path) -> tuple[nn.Module, GeneratorConfig, dict[s
 
     tensors, cfg, extra = read_generator(path)
     net = build_generator(cfg, load_pretrained=False)
-    net.load_state_dict(tensors)
+    load_weights(net, tensors, path)
     return net.eval(), cfg, extra

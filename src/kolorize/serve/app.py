@@ -7,24 +7,40 @@ POST /api/colorize   multipart field `photo` -> the colorized photo at full reso
 
 Every request keeps its data to itself; the Colorizer serialises its own model calls, and at
 most `workers` photos are decoded and recombined at once, which bounds memory on big uploads.
-Uploads are limited twice: by the request's Content-Length before anything is read, then by the
-photo's own size and pixel count, each with a message a person can act on.
+Uploads are limited by the request's Content-Length before anything is read, by the bytes
+actually read, then by the photo's own size and pixel count, each with a message a person can
+act on. What makes the page safe to expose (host names, other sites, deadlines, busy limit,
+headers) is in `guard`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
-from collections.abc import Callable
+import socket
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import anyio
 from fastapi import FastAPI, File, HTTPException, Query, UploadFile
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from kolorize.colorize_files import check_fits_format
 from kolorize.data.images import ImageRejected, load_rgb
+from kolorize.errors import KolorizeError
+from kolorize.serve.guard import (
+    LOCAL_HOSTS,
+    BusyLimit,
+    DeadlineMiddleware,
+    HostCheck,
+    RequestDeadlines,
+    SecurityHeaders,
+    UploadLimit,
+    UploadTooBig,
+)
 
 STATIC = Path(__file__).with_name("static")
 DEFAULT_MAX_BYTES = 20 * 2**20
@@ -39,31 +55,9 @@ ACCEPTED = {
 }
 _FORMATS = {"png": ("PNG", "image/png", ".png"), "jpeg": ("JPEG", "image/jpeg", ".jpg"),
             "webp": ("WEBP", "image/webp", ".webp")}  # fmt: skip
-_MULTIPART_SLACK = 64 * 1024  # form boundaries and headers around the photo itself
-
-
-def _megabytes(n: int) -> str:
-    return f"{n / 2**20:.0f} MB" if n >= 2**20 else f"{n / 1024:.0f} KB"
-
-
-class UploadLimit:
-    """ASGI middleware: refuse a POST whose Content-Length is missing or over the limit before
-    reading its body (uvicorn enforces that the body matches the declared length)."""
-
-    def __init__(self, app: Any, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
-            length = dict(scope["headers"]).get(b"content-length", b"")
-            if not length.isdigit():
-                reply = JSONResponse({"detail": "Send the photo with a Content-Length."}, 411)
-                return await reply(scope, receive, send)
-            if int(length) > self.max_bytes + _MULTIPART_SLACK:
-                detail = f"The photo is too big: the limit is {_megabytes(self.max_bytes)}."
-                return await JSONResponse({"detail": detail}, 413)(scope, receive, send)
-        await self.app(scope, receive, send)
+DEFAULT_MAX_ACTIVE = 8
+DEFAULT_REQUEST_TIMEOUT = 60.0
+DEFAULT_MAX_CONNECTIONS = 64
 
 
 def _safe_stem(filename: str | None) -> str:
@@ -97,9 +91,21 @@ def create_app(
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     workers: int = 2,
+    allowed_hosts: Sequence[str] = LOCAL_HOSTS,
+    max_active: int = DEFAULT_MAX_ACTIVE,
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
 ) -> FastAPI:
+    """The app. `allowed_hosts`: the names it answers to ('*': any); `max_active`: colorize
+    requests in progress before 503; `request_timeout`: seconds a client has to send a request
+    (enforced when served through `server_config`)."""
     app = FastAPI(title="kolorize", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.deadlines = RequestDeadlines(request_timeout)
+    # The last added runs first: headers on every answer, then host, deadline, size, load.
+    app.add_middleware(BusyLimit, max_active=max_active, path="/api/colorize")
     app.add_middleware(UploadLimit, max_bytes=max_bytes)
+    app.add_middleware(DeadlineMiddleware, deadlines=app.state.deadlines)
+    app.add_middleware(HostCheck, allowed_hosts=list(allowed_hosts))
+    app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     limiter = anyio.CapacityLimiter(workers)
 
@@ -108,7 +114,14 @@ def create_app(
             loaded = load_rgb(data, min_side=1, max_pixels=max_pixels)
         except ImageRejected as e:
             raise _rejection(e, max_pixels) from None
-        result = colorizer.colorize(loaded.image)
+        try:
+            result = colorizer.colorize(loaded.image)
+        except ImageRejected as e:
+            raise _rejection(e, max_pixels) from None
+        try:
+            check_fits_format(result.size, fmt)
+        except ValueError as e:
+            raise HTTPException(422, f"{e}.") from None
         buf = io.BytesIO()
         pil_format = _FORMATS[fmt][0]
         result.save(buf, pil_format, **({} if fmt == "png" else {"quality": 95}))
@@ -136,7 +149,7 @@ def create_app(
         _check_type(photo)
         data = await photo.read(max_bytes + 1)
         if len(data) > max_bytes:
-            raise HTTPException(413, f"The photo is too big: the limit is {_megabytes(max_bytes)}.")
+            raise UploadTooBig(max_bytes)
         content, (width, height) = await anyio.to_thread.run_sync(
             colorize_bytes, data, format, limiter=limiter
         )
@@ -156,6 +169,53 @@ def create_app(
     return app
 
 
+def server_config(
+    app: FastAPI, *, max_connections: int = DEFAULT_MAX_CONNECTIONS, **options: Any
+) -> Any:
+    """uvicorn's config for `app`, with the request deadline on every connection and at most
+    `max_connections` open ones (uvicorn answers 503 beyond)."""
+    import uvicorn
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+    return uvicorn.Config(
+        app,
+        http=app.state.deadlines.protocol(AutoHTTPProtocol),
+        limit_concurrency=max_connections,
+        timeout_keep_alive=5,
+        log_level="warning",
+        lifespan="off",
+        **options,
+    )
+
+
+def allowed_host_names(host: str, extra: Sequence[str] = ()) -> list[str]:
+    """The names the server answers to: the local ones, the address it listens on, the
+    machine's own name and addresses when it listens on all of them, and `extra`."""
+    names = [*LOCAL_HOSTS, *extra]
+    if host in ("0.0.0.0", "::", ""):
+        machine = socket.gethostname()
+        names += [machine, f"{machine}.local"]
+        with contextlib.suppress(OSError):
+            names += [info[4][0] for info in socket.getaddrinfo(machine, None)]
+    else:
+        names.append(host)
+    return list(dict.fromkeys(names))
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind before saying where the page is: a port in use is an error, not a false promise."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        raise KolorizeError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+    sock.listen(128)
+    return sock
+
+
 def serve(
     model: str | Path | None = None,
     *,
@@ -164,17 +224,39 @@ def serve(
     device: str | None = None,
     precision: str = "auto",
     max_bytes: int = DEFAULT_MAX_BYTES,
+    allow_hosts: Sequence[str] = (),
+    max_active: int = DEFAULT_MAX_ACTIVE,
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
     log: Callable[[str], None] = print,
 ) -> None:
     """Load the model (default: the shipped colorizer) and serve the page until interrupted."""
     import uvicorn
 
+    sock = _listen(host, port)  # first: a port in use is said before the model loads
+    hosts = allowed_host_names(host, allow_hosts)
+    if host in ("0.0.0.0", "::"):
+        log(
+            f"warning: listening on every network interface: anyone who can reach port {port} "
+            f"can use this page (it answers to {', '.join(hosts)}; add names with "
+            "--allow-host). See 'Exposing the web page' in the README."
+        )
     from kolorize.inference import Colorizer
 
     colorizer = Colorizer.load(model, device, precision=precision)
-    app = create_app(colorizer, max_bytes=max_bytes)
+    app = create_app(
+        colorizer, max_bytes=max_bytes, allowed_hosts=hosts, max_active=max_active,
+        request_timeout=request_timeout,
+    )  # fmt: skip
     log(f"serving {colorizer.description} at http://{host}:{port}/ (Ctrl+C to stop)")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.Server(server_config(app)).run(sockets=[sock])
 
 
-__all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_PIXELS", "UploadLimit", "create_app", "serve"]
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_PIXELS",
+    "UploadLimit",
+    "allowed_host_names",
+    "create_app",
+    "serve",
+    "server_config",
+]

@@ -1,10 +1,9 @@
 """Full training checkpoints: networks, optimizers, schedulers, counters, RNG states and the
-config, written atomically (temp file, fsync, rename) so a crash never leaves a half file.
+config, written atomically (`atomic_write`) so a crash never leaves a half file.
 Names sort by progress; the newest readable one is where `--resume` continues."""
 
 from __future__ import annotations
 
-import os
 import random
 import re
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 import torch
 
 from kolorize.errors import KolorizeError
+from kolorize.rundir import atomic_write
 
 CHECKPOINTS = "checkpoints"
 _NAME = re.compile(r"^ckpt-e(\d+)-s(\d+)\.pt$")
@@ -39,12 +39,11 @@ def save_checkpoint(run_dir: Path, state: dict[str, Any], *, keep: int) -> Path:
     folder = checkpoint_dir(run_dir)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"ckpt-e{state['epoch']:04d}-s{state['step']:09d}.pt"
-    tmp = folder / f".{path.name}.tmp-{os.getpid()}"
-    with open(tmp, "wb") as f:
-        torch.save(state, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        try:
+            torch.save(state, tmp)
+        except RuntimeError as e:  # torch reports a failed write (a full disk) as RuntimeError
+            raise OSError(f"cannot write checkpoint {path} (is the disk full?): {e}") from None
     for old in list_checkpoints(run_dir)[:-keep]:
         old.unlink(missing_ok=True)
     return path

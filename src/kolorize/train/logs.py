@@ -4,7 +4,6 @@ scalars, and a per-epoch grid of gray | colorized | real validation images."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ from PIL import Image
 from torchvision.utils import make_grid
 
 from kolorize.color import model_space_to_rgb, to_uint8
+from kolorize.rundir import atomic_write
 
 
 class RunLog:
@@ -43,6 +43,15 @@ class RunLog:
         self.scalars(record["step"], numbers, "epoch")
         self.tb.flush()
 
+    def forget_epochs_after(self, epoch: int) -> None:
+        """Drop metrics.jsonl records past `epoch`: a run killed between logging an epoch and
+        checkpointing it trains that epoch again on resume, and logs it again."""
+        records = read_metrics(self.run_dir)
+        kept = [r for r in records if r.get("epoch", 0) <= epoch]
+        if self.enabled and len(kept) < len(records):
+            with atomic_write(self.run_dir / "metrics.jsonl") as tmp:
+                tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
+
     def close(self) -> None:
         if self._tb is not None:
             self._tb.close()
@@ -52,7 +61,13 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
     path = Path(run_dir) / "metrics.jsonl"
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:  # a line cut short by a full disk or a kill
+            continue
+    return records
 
 
 def sample_grid(L: torch.Tensor, fake_ab: torch.Tensor, real_ab: torch.Tensor) -> Image.Image:
@@ -66,7 +81,5 @@ def sample_grid(L: torch.Tensor, fake_ab: torch.Tensor, real_ab: torch.Tensor) -
 
 
 def save_image_atomic(img: Image.Image, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    img.save(tmp, format=Image.registered_extensions().get(path.suffix.lower(), "PNG"))
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        img.save(tmp, format=Image.registered_extensions().get(path.suffix.lower(), "PNG"))

@@ -29,19 +29,21 @@ from torch import nn
 from kolorize import losses
 from kolorize.color import batch_to_model_space, rgb_to_model_space
 from kolorize.config import RunConfig, from_dict
-from kolorize.data.cache import ImageCache
+from kolorize.data.cache import ImageCache, manifest_digest
 from kolorize.data.loader import (
+    BatchLoader,
     DeviceBatches,
-    EpochBatchSampler,
     fits_on_device,
     gather_batch,
     make_loader,
 )
 from kolorize.device import autocast, resolve_precision
 from kolorize.errors import KolorizeError
+from kolorize.locks import folder_lock
 from kolorize.models import build_discriminator, build_generator, input_multiple
-from kolorize.models.files import GENERATOR_FILE, read_generator, save_generator
+from kolorize.models.files import GENERATOR_FILE, load_weights, read_generator, save_generator
 from kolorize.progress import progress
+from kolorize.rundir import atomic_write, remove_stale_temps
 from kolorize.train import distributed as ddp
 from kolorize.train.checkpoint import (
     latest_checkpoint,
@@ -101,6 +103,7 @@ class Trainer:
         run_dir: str | Path,
         *,
         resume: bool = False,
+        allow_data_change: bool = False,
         log: Callable[[str], None] = print,
     ) -> None:
         self.run_dir = Path(run_dir)
@@ -119,14 +122,21 @@ class Trainer:
         seed_everything(t.seed)
 
         self.data = ImageCache(data_dir)
+        self.data_identity = {"size": self.data.size, "manifest": manifest_digest(data_dir)}
+        if checkpoint is not None:
+            self._check_same_data(checkpoint.get("data"), allow_data_change)
         self.G = build_generator(cfg.generator, load_pretrained=checkpoint is None)
         multiple = input_multiple(self.G)
         if self.data.size % multiple:
+            fix = (
+                f"lower generator.levels (at most {_max_levels(self.data.size)} for "
+                f"{self.data.size} px) or prepare"
+                if cfg.generator.arch == "unet"
+                else "prepare"
+            )
             raise KolorizeError(
                 f"images are {self.data.size}x{self.data.size} but this generator needs sides "
-                f"that are multiples of {multiple}: lower generator.levels (at most "
-                f"{_max_levels(self.data.size)} for {self.data.size} px) or prepare the data "
-                "at another --size"
+                f"that are multiples of {multiple}: {fix} the data at another --size"
             )
         if checkpoint is None and t.init_from:
             self._init_generator_from(t.init_from)
@@ -174,7 +184,7 @@ class Trainer:
             rank=self.dist.rank, world_size=self.dist.world_size,
             threads=t.loader_threads, pin_memory=not on_cpu, to_lab=on_cpu,
         )  # fmt: skip
-        self.batches: EpochBatchSampler | DeviceBatches | Any = self.loader
+        self.batches: BatchLoader | DeviceBatches = self.loader
         if t.data_on_device == "on" or (
             t.data_on_device == "auto" and fits_on_device(self.data, "train", self.device)
         ):
@@ -216,6 +226,24 @@ class Trainer:
             )
         return cfg
 
+    def _check_same_data(self, saved: dict[str, Any] | None, allow_change: bool) -> None:
+        """Resuming on other data (another size, other photos) is refused unless asked for:
+        it would silently mix two datasets in one run and re-stamp its image size."""
+        now = self.data_identity
+        if saved is None or saved == now:  # None: a checkpoint from before this was recorded
+            return
+
+        def describe(d: dict[str, Any]) -> str:
+            return f"{d['size']} px, manifest {str(d['manifest'])[:12]}"
+
+        change = f"run was trained on {describe(saved)}; --data is {describe(now)}"
+        if not allow_change:
+            raise KolorizeError(
+                f"--data {self.data.root} is not the dataset this run was trained on ({change}); "
+                "pass --allow-data-change to continue on it anyway"
+            )
+        self.log(f"note: continuing on a different dataset ({change})")
+
     def _set_determinism(self) -> None:
         if self.cfg.train.deterministic:
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
@@ -232,7 +260,7 @@ class Trainer:
                 f"not match this run's ({self.cfg.generator.arch}, "
                 f"width {self.cfg.generator.width})"
             )
-        self.G.load_state_dict(tensors)
+        load_weights(self.G, tensors, source)
         self.log(f"generator initialised from {source}")
 
     def _why_no_cuda_graph(self) -> str | None:
@@ -311,6 +339,7 @@ class Trainer:
             "opt_g": self.opt_g.state_dict(),
             "sched_g": self.sched_g.state_dict(),
             "rng": rng_state(),
+            "data": self.data_identity,
         }
         if self.D is not None:
             state.update(
@@ -445,7 +474,9 @@ class Trainer:
         t = self.cfg.train
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if self.dist.is_main:
-            (self.run_dir / CONFIG_FILE).write_text(self.cfg.to_yaml())
+            with atomic_write(self.run_dir / CONFIG_FILE) as tmp:
+                tmp.write_text(self.cfg.to_yaml())
+            self.logs.forget_epochs_after(self.epoch)  # logged by a run killed before its save
         if self.epoch >= t.epochs:
             self.log(f"{self.run_dir.name}: already trained for {self.epoch} epochs; nothing to do")
             self._finish()
@@ -576,9 +607,8 @@ class Trainer:
             "data": str(self.data.root.resolve()),
             "world_size": self.dist.world_size,
         }
-        tmp = self.run_dir / f".{RUN_FILE}.tmp"
-        tmp.write_text(json.dumps(state, indent=2) + "\n")
-        os.replace(tmp, self.run_dir / RUN_FILE)
+        with atomic_write(self.run_dir / RUN_FILE) as tmp:
+            tmp.write_text(json.dumps(state, indent=2) + "\n")
 
     def _export_generator(self) -> None:
         save_generator(
@@ -589,9 +619,18 @@ class Trainer:
     def _finish(self) -> None:
         if not self.dist.is_main:
             return
-        if not (self.run_dir / GENERATOR_FILE).is_file():
+        if self._exported_epoch() != self.epoch:  # missing, or a kill came before its refresh
             self._export_generator()
         self._write_run_state()
+
+    def _exported_epoch(self) -> int | None:
+        from safetensors import safe_open
+
+        try:
+            with safe_open(str(self.run_dir / GENERATOR_FILE), framework="pt") as f:
+                return json.loads((f.metadata() or {}).get("epoch", "null"))
+        except Exception:  # missing or unreadable: either way it must be written
+            return None
 
 
 def _load_optimizer(opt: torch.optim.Optimizer, state: dict[str, Any]) -> None:
@@ -619,10 +658,21 @@ def train(
     run_dir: str | Path,
     *,
     resume: bool = False,
+    allow_data_change: bool = False,
     log: Callable[[str], None] = print,
 ) -> Path:
-    trainer = Trainer(cfg, data_dir, run_dir, resume=resume, log=log)
-    try:
-        return trainer.fit()
-    finally:
-        ddp.teardown()
+    """Train a run, holding its lock (one process, or one torchrun group, per run directory)."""
+    run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise KolorizeError(f"--run-dir {run_dir} is a file; name a folder for the run")
+    main_process = os.environ.get("RANK", "0") == "0"
+    with folder_lock(run_dir, "training in") if main_process else contextlib.nullcontext():
+        if main_process and run_dir.is_dir():
+            remove_stale_temps(run_dir)  # left by a killed run
+        trainer = Trainer(
+            cfg, data_dir, run_dir, resume=resume, allow_data_change=allow_data_change, log=log
+        )
+        try:
+            return trainer.fit()
+        finally:
+            ddp.teardown()
