@@ -11,7 +11,10 @@ lightness:
   not smear;
 - the lightness comparison ignores a change of the frame's mean L, so exposure flicker (common
   in old film) does not count as motion;
-- a scene cut (the frame's mean |change of L| over `cut`) restarts the average.
+- a scene cut restarts the average. Cuts are found from the change of the lightness histogram
+  (`tone_change`): a pan or a moving object moves pixels but keeps the tones, another scene
+  does not. A cut the histogram misses (two scenes of the same tones) is still caught pixel by
+  pixel by the motion gate.
 
 Everything works on the small (S, S) model-space arrays (L and ab in [-1, 1]), so the cost per
 frame is a few small numpy operations whatever the video's resolution.
@@ -25,9 +28,10 @@ import numpy as np
 # carried colour has lost about two thirds of its weight: noise and grain stay well below it,
 # a moving edge far above.
 DEFAULT_MOTION = 0.08
-# Mean |change of L| (model space) above which a frame starts a new shot: 0.2 = 10 CIE L units
-# averaged over the frame; pans and noise stay below it, a cut to another scene rarely does.
-DEFAULT_CUT = 0.2
+# `tone_change` above which a frame starts a new shot. On scikit-image photos at 32x32: grain
+# 0.03, pans of 5-10 % of the width a frame 0.045-0.07, cuts between 8 photos 0.16-0.78.
+DEFAULT_CUT = 0.12
+_BINS = 16
 DEFAULT_STRENGTH = 0.7
 
 
@@ -72,7 +76,27 @@ class TemporalSmoother:
         return self._ab
 
     def is_cut(self, before: np.ndarray, after: np.ndarray) -> bool:
-        return float(np.abs(after - before).mean()) > self.cut
+        return tone_change(before, after) > self.cut
+
+
+def tone_change(before: np.ndarray, after: np.ndarray) -> float:
+    """How much the tones of a frame changed, in [0, 1]: half the L1 distance between the two
+    lightness histograms, taken as is and centred on each frame's mean, whichever is smaller.
+    Centring ignores exposure flicker; the plain histogram ignores the change of mean L that a
+    pan onto a darker part of the scene brings."""
+    return min(
+        _half_l1(_histogram(before), _histogram(after)),
+        _half_l1(_histogram(before - before.mean()), _histogram(after - after.mean())),
+    )
+
+
+def _half_l1(p: np.ndarray, q: np.ndarray) -> float:
+    return float(np.abs(p - q).sum()) / 2
+
+
+def _histogram(L: np.ndarray) -> np.ndarray:
+    counts, _ = np.histogram(L, bins=_BINS, range=(-1, 1))
+    return counts / max(1, counts.sum())
 
 
 def _box3(x: np.ndarray) -> np.ndarray:

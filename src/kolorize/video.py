@@ -18,6 +18,7 @@ interrupted or failed run leaves no partial file.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -79,9 +80,7 @@ def require_av() -> Any:
     try:
         import av
     except ImportError:
-        raise KolorizeError(
-            "colorizing video needs PyAV: pip install 'kolorize[video]'"
-        ) from None
+        raise KolorizeError("colorizing video needs PyAV: pip install 'kolorize[video]'") from None
     return av
 
 
@@ -114,7 +113,7 @@ def colorize_video(
     src: str | Path,
     dst: str | Path,
     *,
-    temporal: float = DEFAULT_STRENGTH,
+    temporal: float | TemporalSmoother = DEFAULT_STRENGTH,
     render_size: int | None = None,
     log: Callable[[str], None] = print,
     show_progress: bool = True,
@@ -123,11 +122,11 @@ def colorize_video(
     """Colorize the video `src` into `dst` (its container follows `dst`'s suffix).
 
     `temporal`: how strongly colour is carried across the frames of a shot (0 = each frame
-    alone; see `kolorize.temporal`). `render_size`: the side at which colour is predicted
-    (default: the model's). `on_progress(done, total)` is called after each batch (total is an
-    estimate, 0 if unknown). Raises `VideoError` for files that cannot be read or written.
+    alone), or a `TemporalSmoother` with settings of its own (see `kolorize.temporal`).
+    `render_size`: the side at which colour is predicted (default: the model's).
+    `on_progress(done, total)` is called after each batch (total is an estimate). Raises
+    `VideoError` for files that cannot be read or written.
     """
-    av = require_av()
     src, dst = Path(src), Path(dst)
     if src.resolve() == dst.resolve():
         raise VideoError(f"writing {dst} would overwrite the input video; choose another -o")
@@ -135,37 +134,59 @@ def colorize_video(
     fmt = _container_format(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(f".{dst.name}.tmp-{os.getpid()}")
-    smoother = TemporalSmoother(temporal)
+    smoother = temporal if isinstance(temporal, TemporalSmoother) else TemporalSmoother(temporal)
     start = time.perf_counter()
-    done = 0
     bar = progress(total=info.frames or None, unit="frame", desc=src.name, enabled=show_progress)
+
+    def colour(frames: list[Any]) -> list[np.ndarray]:
+        rgbs = [f.to_ndarray(format="rgb24", src_color_range=_range(f)) for f in frames]
+        small_L, ab = colorizer.predict([Image.fromarray(x) for x in rgbs], render_size=render_size)
+        out = [_recombined(x, smoother(L, a)) for x, L, a in zip(rgbs, small_L, ab, strict=True)]
+        bar.update(len(frames))
+        return out
+
     try:
-        with bar, _reading(src, "read"), av.open(str(src)) as inp:
-            vin = _video_stream(inp, src)
-            vin.thread_type = "AUTO"
-            audio_in = list(inp.streams.audio)
-            with _reading(dst, "write"), _Encoder.open(tmp, fmt, vin, info, audio_in, dst, log) as (
-                encoder
-            ):
-                for batch in _decoded_batches(inp, vin, audio_in, encoder, colorizer.batch_size):
-                    frames = [f.to_ndarray(format="rgb24", src_color_range=_range(f))
-                              for f in batch]  # fmt: skip
-                    small_L, ab = colorizer.predict(
-                        [Image.fromarray(f) for f in frames], render_size=render_size
-                    )
-                    for frame, rgb, L, ab_one in zip(batch, frames, small_L, ab, strict=True):
-                        encoder.write(_recombined(rgb, smoother(L, ab_one)), frame)
-                    done += len(batch)
-                    bar.update(len(batch))
-                    if on_progress is not None:
-                        on_progress(done, max(done, info.frames))
-                encoder.finish()
+        with bar:
+            done, codec = _transcode(src, tmp, fmt, info, colour, colorizer.batch_size,
+                                     dst=dst, log=log, on_progress=on_progress)  # fmt: skip
         if done == 0:
             raise VideoError(f"{src}: no video frames could be decoded")
         os.replace(tmp, dst)
     finally:
         tmp.unlink(missing_ok=True)
-    return VideoResult(dst, done, time.perf_counter() - start, encoder.codec, smoother.cuts)
+    return VideoResult(dst, done, time.perf_counter() - start, codec, smoother.cuts)
+
+
+def _transcode(
+    src: Path,
+    tmp: Path,
+    fmt: str,
+    info: VideoInfo,
+    colour: Callable[[list[Any]], list[np.ndarray]],
+    batch_size: int,
+    *,
+    dst: Path,
+    log: Callable[[str], None],
+    on_progress: Callable[[int, int], None] | None,
+) -> tuple[int, str]:
+    """Decode `src`, `colour` its frames a batch at a time, encode them into `tmp` with the
+    sound copied; (frames written, output codec)."""
+    av = require_av()
+    done = 0
+    with _reading(src, "read"), av.open(str(src)) as inp:
+        vin = _video_stream(inp, src)
+        vin.thread_type = "AUTO"
+        audio_in = list(inp.streams.audio)
+        encoder = _Encoder.open(tmp, fmt, vin, info, audio_in, dst, log)
+        with _reading(dst, "write"), encoder:
+            for batch in _decoded_batches(src, inp, vin, audio_in, encoder, batch_size):
+                for frame, rgb in zip(batch, colour(batch), strict=True):
+                    encoder.write(rgb, frame)
+                done += len(batch)
+                if on_progress is not None:
+                    on_progress(done, max(done, info.frames))
+            encoder.finish()
+    return done, encoder.codec
 
 
 def _recombined(rgb: np.ndarray, ab: np.ndarray) -> np.ndarray:
@@ -243,16 +264,30 @@ _FORMAT_OF_SUFFIX = {
 
 
 def _decoded_batches(
-    inp: Any, vin: Any, audio_in: Sequence[Any], encoder: _Encoder, size: int
+    src: Path, inp: Any, vin: Any, audio_in: Sequence[Any], encoder: _Encoder, size: int
 ) -> Iterator[list[Any]]:
     """Decoded video frames in display order, `size` at a time; audio packets are copied to
-    the output as they come, so the file stays interleaved."""
+    the output as they come, so the file stays interleaved. Damaged data stops the run with
+    the frame where it happened (FFmpeg's decoders hide the damage they can)."""
+    av = require_av()
     batch: list[Any] = []
-    for packet in inp.demux(vin, *audio_in):
-        if packet.stream.type == "audio":
-            encoder.copy_audio(packet)
-            continue
-        for frame in packet.decode():
+    decoded = 0
+    packets = inp.demux(vin, *audio_in)
+    while True:
+        try:
+            packet = next(packets, None)
+            if packet is None:
+                break
+            if packet.stream.type == "audio":
+                encoder.copy_audio(packet)
+                continue
+            frames = packet.decode()
+        except av.FFmpegError as e:
+            raise VideoError(
+                f"{src}: the video is damaged after frame {decoded} ({_reason(e)})"
+            ) from None
+        for frame in frames:
+            decoded += 1
             batch.append(frame)
             if len(batch) == size:
                 yield batch
@@ -304,8 +339,8 @@ class _Encoder:
                     f"{dst}: a {dst.suffix} file cannot hold this video's "
                     f"{a.codec_context.name} sound; name a .mkv or .mov output"
                 )
-        codecs = [info.codec] if _can_write(info.codec, supported) else []
-        codecs.append(FALLBACK_CODEC)
+        codecs = [c for c in (info.codec, FALLBACK_CODEC) if _can_write(c, supported)]
+        codecs.append(blank.default_video_codec)  # e.g. VP9 for WebM, which takes no H.264
         rate = info.rate if info.rate > 0 else Fraction(25)
         last: Exception | None = None
         for codec in dict.fromkeys(codecs):
@@ -320,8 +355,9 @@ class _Encoder:
                     _close_quietly(out)
                     continue
                 if codec != info.codec:
-                    log(f"{dst.name}: this FFmpeg cannot write {info.codec} into {dst.suffix}: "
-                        "writing H.264 instead")  # fmt: skip
+                    name = "H.264" if codec == FALLBACK_CODEC else codec
+                    log(f"{dst.name}: this FFmpeg cannot write {info.codec} into a {dst.suffix} "
+                        f"file: writing {name} instead")  # fmt: skip
                 return cls(out, stream, audio, stream.codec_context.pix_fmt)
         raise VideoError(f"cannot write {dst}: no encoder could be opened ({last})")
 
@@ -396,10 +432,9 @@ def _pixel_format(source: str | None, encoder: Any) -> str:
 
 
 def _close_quietly(out: Any) -> None:
-    try:
+    # a container whose header failed may fail to close too; it is discarded either way
+    with contextlib.suppress(Exception):
         out.close()
-    except Exception:  # a container whose header failed may fail to close too; it is discarded
-        pass
 
 
 __all__ = [
