@@ -4,6 +4,7 @@ GET  /               the page (static, no CDN: it works offline)
 GET  /api/info       the model and the upload limits, for the page
 POST /api/colorize   multipart field `photo` -> the colorized photo at full resolution
                      (`?format=png|jpeg|webp`, PNG by default)
+POST /api/video ...  short clips, colorized in the background (see video_jobs.py)
 
 Every request keeps its data to itself; the Colorizer serialises its own model calls, and at
 most `workers` photos are decoded and recombined at once, which bounds memory on big uploads.
@@ -25,6 +26,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from kolorize.data.images import ImageRejected, load_rgb
+from kolorize.serve.video_jobs import DEFAULT_MAX_VIDEO_SECONDS, add_video_routes
 
 STATIC = Path(__file__).with_name("static")
 DEFAULT_MAX_BYTES = 20 * 2**20
@@ -97,11 +99,13 @@ def create_app(
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     workers: int = 2,
+    max_video_seconds: float = DEFAULT_MAX_VIDEO_SECONDS,
 ) -> FastAPI:
     app = FastAPI(title="kolorize", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(UploadLimit, max_bytes=max_bytes)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     limiter = anyio.CapacityLimiter(workers)
+    video = add_video_routes(app, colorizer, max_bytes=max_bytes, max_seconds=max_video_seconds)
 
     def colorize_bytes(data: bytes, fmt: str) -> tuple[bytes, tuple[int, int]]:
         try:
@@ -126,6 +130,7 @@ def create_app(
             "max_bytes": max_bytes,
             "max_pixels": max_pixels,
             "accepted": sorted(ACCEPTED),
+            **video,
         }
 
     @app.post("/api/colorize")
