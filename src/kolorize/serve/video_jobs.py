@@ -141,9 +141,9 @@ def add_video_routes(
                                      f"{video.filename or 'this file'} is not one.")  # fmt: skip
         data = await video.read(max_bytes + 1)
         if len(data) > max_bytes:
-            raise HTTPException(
-                413, f"The clip is too big: the limit is {max_bytes / 2**20:.0f} MB."
-            )
+            from kolorize.serve.app import _megabytes  # (app imports this module)
+
+            raise HTTPException(413, f"The clip is too big: the limit is {_megabytes(max_bytes)}.")
         job_id = secrets.token_urlsafe(16)
         folder = root / job_id
         folder.mkdir()
