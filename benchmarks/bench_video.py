@@ -13,7 +13,9 @@ Both variants decode with PyAV and encode H.264 (CRF 18, preset fast) the same w
   video path   `Colorizer.colorize_video`: batches of 8 frames per model call, temporal
                smoothing on, sound copied
 
-Each variant and size runs in a fresh process, so the peak RSS shown is its own.
+Each variant and size runs in a fresh process. Memory: the peak RSS while colorizing, over
+the RSS just before (model loaded, clip made), for the clip and for one three times as long
+at 720p: flat means the same growth whatever the length.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from bench_colorize import current_rss_mib, reset_peak_rss
 from common import SHARED_DATA, machine, peak_rss_mib
 
 SIZES = {"720p": (1280, 720), "1080p": (1920, 1080)}
@@ -90,6 +93,8 @@ def one(variant: str, size: str, frames: int, weights: Path, device: str) -> dic
         src = make_clip(Path(tmp) / "in.mp4", SIZES[size], frames)
         warm = make_clip(Path(tmp) / "warm.mp4", SIZES[size], 2)
         colorizer.colorize_video(warm, Path(tmp) / "warm_out.mp4", show_progress=False)
+        before = current_rss_mib()
+        reset_peak_rss()
         start = time.perf_counter()
         if variant == "photo path":
             done = photo_path(colorizer, src, Path(tmp) / "out.mp4")
@@ -97,7 +102,7 @@ def one(variant: str, size: str, frames: int, weights: Path, device: str) -> dic
             done = colorizer.colorize_video(src, Path(tmp) / "out.mp4", show_progress=False).frames
         seconds = time.perf_counter() - start
     return {"variant": variant, "size": size, "frames": done, "frames/s": round(done / seconds, 2),
-            "peak_rss_mib": round(peak_rss_mib())}  # fmt: skip
+            "rss_mib": round(before), "growth_mib": round(peak_rss_mib() - before)}  # fmt: skip
 
 
 def make_model(folder: Path) -> Path:
@@ -137,13 +142,13 @@ def main() -> None:
             out = subprocess.run(cmd, capture_output=True, text=True, check=True)
             rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
             print(json.dumps(rows[-1]), flush=True)
-    print("\n| size | variant | frames | frames/s | vs photo path | peak RSS MiB |")
-    print("|---|---|---:|---:|---:|---:|")
+    print("\n| size | variant | frames | frames/s | vs photo path | RSS before, MiB | peak growth |")
+    print("|---|---|---:|---:|---:|---:|---:|")
     base = {r["size"]: r["frames/s"] for r in rows if r["variant"] == "photo path"}
     for r in rows:
         ratio = r["frames/s"] / base[r["size"]]
         print(f"| {r['size']} | {r['variant']} | {r['frames']} | {r['frames/s']} | "
-              f"{ratio:.2f}x | {r['peak_rss_mib']} |")  # fmt: skip
+              f"{ratio:.2f}x | {r['rss_mib']} | +{r['growth_mib']} |")  # fmt: skip
 
 
 if __name__ == "__main__":

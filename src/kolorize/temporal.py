@@ -9,8 +9,8 @@ lightness:
   has stayed the same: where L is steady the colour is averaged over recent frames; where L
   changed (a moving object, a new scene) the new prediction is taken at once, so motion does
   not smear;
-- the lightness comparison ignores a change of the frame's mean L, so exposure flicker (common
-  in old film) does not count as motion;
+- the lightness comparison ignores a change of the whole frame's L (the median change), so
+  exposure flicker (common in old film) does not count as motion;
 - a scene cut restarts the average. Cuts are found from the change of the lightness histogram
   (`tone_change`): a pan or a moving object moves pixels but keeps the tones, another scene
   does not. A cut the histogram misses (two scenes of the same tones) is still caught pixel by
@@ -69,7 +69,8 @@ class TemporalSmoother:
             self._L, self._ab = L, ab
             return ab
         assert self._L is not None and self._ab is not None
-        change = _box3(np.abs((L - L.mean()) - (self._L - self._L.mean())))
+        diff = L - self._L
+        change = _box3(np.abs(diff - np.median(diff)))
         keep = self.strength * np.exp(-((change / self.motion) ** 2))
         self._ab = keep * self._ab + (1 - keep) * ab
         self._L = keep * self._L + (1 - keep) * L
