@@ -142,7 +142,9 @@ def main() -> None:
             out = subprocess.run(cmd, capture_output=True, text=True, check=True)
             rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
             print(json.dumps(rows[-1]), flush=True)
-    print("\n| size | variant | frames | frames/s | vs photo path | RSS before, MiB | peak growth |")
+    print(
+        "\n| size | variant | frames | frames/s | vs photo path | RSS before, MiB | peak growth |"
+    )
     print("|---|---|---:|---:|---:|---:|---:|")
     base = {r["size"]: r["frames/s"] for r in rows if r["variant"] == "photo path"}
     for r in rows:

@@ -88,7 +88,7 @@ def probe(path: str | Path) -> VideoInfo:
     """What a video holds, read from its header and first frame (which must decode)."""
     av = require_av()
     path = Path(path)
-    with _reading(path, "read"), av.open(str(path)) as container:
+    with _clear_errors(path), av.open(str(path)) as container:
         stream = _video_stream(container, path)
         first = next(container.decode(stream), None)
         if first is None:
@@ -173,12 +173,12 @@ def _transcode(
     sound copied; (frames written, output codec)."""
     av = require_av()
     done = 0
-    with _reading(src, "read"), av.open(str(src)) as inp:
+    with _clear_errors(src), av.open(str(src)) as inp:
         vin = _video_stream(inp, src)
         vin.thread_type = "AUTO"
         audio_in = list(inp.streams.audio)
         encoder = _Encoder.open(tmp, fmt, vin, info, audio_in, dst, log)
-        with _reading(dst, "write"), encoder:
+        with _clear_errors(dst, writing=True), encoder:
             for batch in _decoded_batches(src, inp, vin, audio_in, encoder, batch_size):
                 for frame, rgb in zip(batch, colour(batch), strict=True):
                     encoder.write(rgb, frame)
@@ -195,12 +195,13 @@ def _recombined(rgb: np.ndarray, ab: np.ndarray) -> np.ndarray:
     return recombine(rgb, ab)
 
 
-class _reading:
-    """Turn FFmpeg's errors while reading or writing `path` into one clear VideoError."""
+class _clear_errors:
+    """Turn FFmpeg's and the OS's errors while reading (or writing) `path` into one clear
+    VideoError naming it."""
 
-    def __init__(self, path: Path, doing: str) -> None:
+    def __init__(self, path: Path, *, writing: bool = False) -> None:
         self.path = path
-        self.doing = doing
+        self.writing = writing
 
     def __enter__(self) -> None:
         return None
@@ -211,10 +212,10 @@ class _reading:
         import av
 
         if isinstance(err, av.FFmpegError | OSError):
-            if self.doing == "read":
-                what = "is not a video that can be read" if _is_invalid(err) else "failed"
-                raise VideoError(f"{self.path}: {what} ({_reason(err)})") from None
-            raise VideoError(f"cannot write {self.path}: {_reason(err)}") from None
+            if self.writing:
+                raise VideoError(f"cannot write {self.path}: {_reason(err)}") from None
+            what = "is not a video that can be read" if _is_invalid(err) else "failed"
+            raise VideoError(f"{self.path}: {what} ({_reason(err)})") from None
         return False
 
 
@@ -276,16 +277,15 @@ def _decoded_batches(
     while True:
         try:
             packet = next(packets, None)
-            if packet is None:
-                break
-            if packet.stream.type == "audio":
-                encoder.copy_audio(packet)
-                continue
-            frames = packet.decode()
+            frames = [] if packet is None or packet.stream.type == "audio" else packet.decode()
         except av.FFmpegError as e:
             raise VideoError(
                 f"{src}: the video is damaged after frame {decoded} ({_reason(e)})"
             ) from None
+        if packet is None:
+            break
+        if packet.stream.type == "audio":
+            encoder.copy_audio(packet)
         for frame in frames:
             decoded += 1
             batch.append(frame)
@@ -313,8 +313,11 @@ class _Encoder:
     def __enter__(self) -> _Encoder:
         return self
 
-    def __exit__(self, *_exc: object) -> None:
-        self.out.close()
+    def __exit__(self, kind: type | None, *_: object) -> None:
+        if kind is None:
+            self.out.close()  # writes the trailer: errors here are the caller's to hear
+        else:
+            _close_quietly(self.out)  # the file is discarded; keep the first error
 
     @classmethod
     def open(
