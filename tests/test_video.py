@@ -215,18 +215,17 @@ def test_bad_videos_are_one_clear_error(tmp_path: Path, colorizer: Colorizer, ma
     _no_leftovers(tmp_path)
 
 
-def test_damaged_frames_are_colorized_or_named_never_a_crash(
-    tmp_path: Path, colorizer: Colorizer
-) -> None:
+def test_damaged_frames_are_skipped_and_said(tmp_path: Path, colorizer: Colorizer) -> None:
     good = write_clip(tmp_path / "good.mp4", panned(20))
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(_garbled(good))
-    try:
-        result = colorize_video(colorizer, bad, tmp_path / "out.mp4", show_progress=False)
-    except VideoError as e:
-        assert str(bad) in str(e)
-    else:  # FFmpeg hid the damage: the frames it could decode are all there
-        assert result.frames == len(read_frames(tmp_path / "out.mp4")) > 0
+    said: list[str] = []
+    result = colorize_video(colorizer, bad, tmp_path / "out.mp4", show_progress=False,
+                            log=said.append)  # fmt: skip
+    assert 0 < result.frames == len(read_frames(tmp_path / "out.mp4")) < 20
+    assert len(said) == 1 and said[0].startswith(f"{bad}: ")
+    assert "damaged video packets skipped (their frames are missing)" in said[0]
+    assert audio_packets(tmp_path / "out.mp4") == audio_packets(bad)  # copied as they are
     _no_leftovers(tmp_path)
 
 
@@ -296,3 +295,19 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from colorhelp import tiny_generator
 
     return tiny_generator(tmp_path_factory.mktemp("model") / "generator.safetensors")
+
+
+def test_a_codec_this_ffmpeg_cannot_write_becomes_h264(
+    tmp_path: Path, colorizer: Colorizer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import kolorize.video as video
+
+    real = video._can_write
+    monkeypatch.setattr(video, "_can_write", lambda codec, ok: codec != "mpeg4" and real(codec, ok))
+    src = write_clip(tmp_path / "old.mp4", panned(6), codec="mpeg4")
+    said: list[str] = []
+    colorize_video(colorizer, src, tmp_path / "new.mp4", show_progress=False, log=said.append)
+    assert probe(tmp_path / "new.mp4").codec == "h264"
+    assert said == [
+        "new.mp4: this FFmpeg cannot write mpeg4 into a .mp4 file: writing H.264 instead"
+    ]

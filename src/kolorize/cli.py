@@ -405,8 +405,8 @@ def colorize_command(
     """Colorize photos and videos at their full resolution. Videos (with
     'pip install kolorize[video]') keep their sound, frame rate, size and rotation.
 
-    Exit codes: 0 all photos written; 1 some photos could not be read or written (each is
-    named on stderr, the others are done); 2 a usage error (bad model, path or option,
+    Exit codes: 0 all photos and videos written; 1 some could not be read or written (each
+    is named on stderr, the others are done); 2 a usage error (bad model, path or option,
     an output that would overwrite an input); 130 interrupted.
     """
     from kolorize.colorize_files import colorize_files, find_inputs, format_name

@@ -179,13 +179,16 @@ def _transcode(
         audio_in = list(inp.streams.audio)
         encoder = _Encoder.open(tmp, fmt, vin, info, audio_in, dst, log)
         with _clear_errors(dst, writing=True), encoder:
-            for batch in _decoded_batches(src, inp, vin, audio_in, encoder, batch_size):
+            frames = _Frames(src, inp, vin, audio_in, encoder, batch_size)
+            for batch in frames:
                 for frame, rgb in zip(batch, colour(batch), strict=True):
                     encoder.write(rgb, frame)
                 done += len(batch)
                 if on_progress is not None:
                     on_progress(done, max(done, info.frames))
             encoder.finish()
+    if frames.damaged:
+        log(f"{src}: {frames.damaged} damaged video packets skipped (their frames are missing)")
     return done, encoder.codec
 
 
@@ -264,36 +267,48 @@ _FORMAT_OF_SUFFIX = {
 }  # fmt: skip
 
 
-def _decoded_batches(
-    src: Path, inp: Any, vin: Any, audio_in: Sequence[Any], encoder: _Encoder, size: int
-) -> Iterator[list[Any]]:
+class _Frames:
     """Decoded video frames in display order, `size` at a time; audio packets are copied to
-    the output as they come, so the file stays interleaved. Damaged data stops the run with
-    the frame where it happened (FFmpeg's decoders hide the damage they can)."""
-    av = require_av()
-    batch: list[Any] = []
-    decoded = 0
-    packets = inp.demux(vin, *audio_in)
-    while True:
-        try:
-            packet = next(packets, None)
-            frames = [] if packet is None or packet.stream.type == "audio" else packet.decode()
-        except av.FFmpegError as e:
-            raise VideoError(
-                f"{src}: the video is damaged after frame {decoded} ({_reason(e)})"
-            ) from None
-        if packet is None:
-            break
-        if packet.stream.type == "audio":
-            encoder.copy_audio(packet)
-        for frame in frames:
-            decoded += 1
-            batch.append(frame)
-            if len(batch) == size:
-                yield batch
-                batch = []
-    if batch:
-        yield batch
+    the output as they come, so the file stays interleaved. A video packet that cannot be
+    decoded is skipped and counted (`damaged`): its frames are missing, the others keep their
+    timestamps. Damage the demuxer cannot get past stops the run with a clear message."""
+
+    def __init__(self, src: Path, inp: Any, vin: Any, audio_in: Sequence[Any],
+                 encoder: _Encoder, size: int) -> None:  # fmt: skip
+        self.src, self.inp, self.vin, self.audio_in = src, inp, vin, audio_in
+        self.encoder, self.size = encoder, size
+        self.damaged = 0
+
+    def __iter__(self) -> Iterator[list[Any]]:
+        av = require_av()
+        batch: list[Any] = []
+        decoded = 0
+        packets = self.inp.demux(self.vin, *self.audio_in)
+        while True:
+            try:
+                packet = next(packets, None)
+            except av.FFmpegError as e:
+                raise VideoError(
+                    f"{self.src}: the video is damaged after frame {decoded} ({_reason(e)})"
+                ) from None
+            if packet is None:
+                break
+            if packet.stream.type == "audio":
+                self.encoder.copy_audio(packet)
+                continue
+            try:
+                frames = packet.decode()
+            except av.FFmpegError:
+                self.damaged += 1
+                continue
+            for frame in frames:
+                decoded += 1
+                batch.append(frame)
+                if len(batch) == self.size:
+                    yield batch
+                    batch = []
+        if batch:
+            yield batch
 
 
 class _Encoder:
