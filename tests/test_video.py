@@ -7,6 +7,7 @@ what people have. Flicker is the mean |change of ab| (CIE units) between consecu
 
 from __future__ import annotations
 
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -311,3 +312,15 @@ def test_a_codec_this_ffmpeg_cannot_write_becomes_h264(
     assert said == [
         "new.mp4: this FFmpeg cannot write mpeg4 into a .mp4 file: writing H.264 instead"
     ]
+
+
+def test_without_pyav_videos_are_refused_before_any_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kolorize.errors import KolorizeError
+    from kolorize.video_files import plan_media
+
+    monkeypatch.setitem(sys.modules, "av", None)  # import av -> ImportError
+    found = [(tmp_path / "a.png", Path("a.png")), (tmp_path / "film.mp4", Path("film.mp4"))]
+    with pytest.raises(KolorizeError, match=r"needs PyAV: pip install 'kolorize\[video\]'"):
+        plan_media(found, tmp_path / "out", "auto")

@@ -14,7 +14,7 @@ from pathlib import Path
 from kolorize.colorize_files import Job, Report, plan
 from kolorize.data.images import IMAGE_EXTENSIONS, is_image_path
 from kolorize.errors import KolorizeError
-from kolorize.video import VideoError, colorize_video, is_video_path
+from kolorize.video import VideoError, colorize_video, is_video_path, require_av
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,7 @@ def plan_videos(
     """Where each video goes: `out` is one video file or a folder."""
     if not videos:
         return []
+    require_av()  # before any photo is done, not after
     if _names_one_video(out):
         if len(videos) != 1 or photo_count:
             raise KolorizeError(
