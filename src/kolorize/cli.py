@@ -387,12 +387,23 @@ PrecisionOpt = Annotated[
         "this machine found faster.",
     ),
 ]
+RenderSizeOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--render-size",
+        min=1,
+        help="Side (px) at which colour is predicted, rounded to what the network accepts "
+        "(default: the model's training size). Larger: finer colour, slower.",
+    ),
+]
+DEFAULT_TEMPORAL = 0.7  # kolorize.temporal.DEFAULT_STRENGTH, without importing numpy here
 
 
 @app.command("colorize")
 def colorize_command(
     inputs: Annotated[
-        list[str], typer.Argument(help="Photos, folders (searched recursively) or glob patterns.")
+        list[str],
+        typer.Argument(help="Photos, videos, folders (searched recursively) or glob patterns."),
     ],
     out: Annotated[
         Path, typer.Option("--out", "-o", help="Output folder, or a file name for one photo.")
@@ -415,30 +426,54 @@ def colorize_command(
         int, typer.Option("--quality", min=1, max=100, help="JPEG/WebP quality.")
     ] = 95,
     batch_size: Annotated[
-        int, typer.Option("--batch-size", min=1, help="Photos per model call.")
+        int, typer.Option("--batch-size", min=1, help="Photos (video frames) per model call.")
     ] = 4,
     device: DeviceOpt = None,
     precision: PrecisionOpt = "auto",
+    render_size: RenderSizeOpt = None,
+    temporal: Annotated[
+        float,
+        typer.Option(
+            "--temporal",
+            min=0,
+            max=0.95,
+            help="Videos: how strongly colour is carried across the frames of a shot "
+            "(0 = each frame alone).",
+        ),
+    ] = DEFAULT_TEMPORAL,
 ) -> None:
-    """Colorize photos at their full resolution.
+    """Colorize photos and videos at their full resolution. Videos (with
+    'pip install kolorize[video]') keep their sound, frame rate, size and rotation.
 
-    Exit codes: 0 all photos written; 1 some photos could not be read or written (each is
-    named on stderr, the others are done); 2 a usage error (bad model, path or option,
+    Exit codes: 0 all photos and videos written; 1 some could not be read or written (each
+    is named on stderr, the others are done); 2 a usage error (bad model, path or option,
     an output that would overwrite an input); 130 interrupted.
     """
-    from kolorize.colorize_files import colorize_files, find_inputs, format_name, plan
+    from kolorize.colorize_files import colorize_files, find_inputs, format_name
+    from kolorize.video_files import colorize_videos, is_photo_or_video, plan_media
 
-    jobs = plan(find_inputs(inputs, skip_under=out), out, format_name(fmt))
+    found = find_inputs(inputs, skip_under=out, accept=is_photo_or_video)
+    jobs, video_jobs = plan_media(found, out, format_name(fmt))
     from kolorize.inference import Colorizer  # torch: only once the plan is known to be good
 
-    colorizer = Colorizer.load(model, device, batch_size=batch_size, precision=precision)
+    colorizer = Colorizer.load(
+        model, device, batch_size=batch_size, precision=precision, render_size=render_size
+    )
     report = colorize_files(colorizer, jobs, compare=side_by_side, quality=quality, log=_echo)
-    where = jobs[0].target if len(jobs) == 1 else out
-    stopped = " before it was interrupted" if report.interrupted else ""
-    _echo(f"colorized {len(report.done)} of {len(jobs)} photos into {where}{stopped}")
-    if report.failed:
-        _echo(f"{len(report.failed)} failed: " + ", ".join(str(p) for p, _ in report.failed))
-    raise typer.Exit(report.exit_code)
+    if jobs:
+        where = jobs[0].target if len(jobs) == 1 and not video_jobs else out
+        stopped = " before it was interrupted" if report.interrupted else ""
+        _echo(f"colorized {len(report.done)} of {len(jobs)} photos into {where}{stopped}")
+    if report.interrupted:
+        raise typer.Exit(report.exit_code)
+    videos = colorize_videos(colorizer, video_jobs, temporal=temporal, log=_echo)
+    if video_jobs:
+        where = video_jobs[0].target if len(video_jobs) == 1 else out
+        _echo(f"colorized {len(videos.done)} of {len(video_jobs)} videos into {where}")
+    failed = report.failed + videos.failed
+    if failed:
+        _echo(f"{len(failed)} failed: " + ", ".join(str(p) for p, _ in failed))
+    raise typer.Exit(max(report.exit_code, videos.exit_code))
 
 
 @app.command("export")

@@ -71,8 +71,13 @@ def format_name(name: str) -> str:
     return key
 
 
-def find_inputs(inputs: Sequence[str], skip_under: Path | None = None) -> list[tuple[Path, Path]]:
-    """(photo file, its path relative to the output folder), in a stable order.
+def find_inputs(
+    inputs: Sequence[str],
+    skip_under: Path | None = None,
+    accept: Callable[[Path], bool] = is_image_path,
+) -> list[tuple[Path, Path]]:
+    """(photo file, its path relative to the output folder), in a stable order. `accept` says
+    which files in folders and glob matches count (photos by default).
 
     Folders give every image file below them (relative paths keep their layout); files and
     glob matches give themselves. Files under `skip_under` (the output folder, when it lies
@@ -84,7 +89,7 @@ def find_inputs(inputs: Sequence[str], skip_under: Path | None = None) -> list[t
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found += _folder(path, skip)
+            found += _folder(path, skip, accept)
         elif path.is_file():
             found.append((path, Path(path.name)))
         elif _GLOB_CHARS & set(item):
@@ -93,8 +98,8 @@ def find_inputs(inputs: Sequence[str], skip_under: Path | None = None) -> list[t
                 raise KolorizeError(f"no files match {item}")
             for match in map(Path, matches):
                 if match.is_dir():
-                    found += _folder(match, skip)
-                elif is_image_path(match):
+                    found += _folder(match, skip, accept)
+                elif accept(match):
                     found.append((match, Path(match.name)))
         else:
             raise KolorizeError(f"no such file or folder: {item}")
@@ -104,8 +109,10 @@ def find_inputs(inputs: Sequence[str], skip_under: Path | None = None) -> list[t
     return list(unique.values())
 
 
-def _folder(folder: Path, skip: Path | None) -> list[tuple[Path, Path]]:
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and is_image_path(p))
+def _folder(
+    folder: Path, skip: Path | None, accept: Callable[[Path], bool]
+) -> list[tuple[Path, Path]]:
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and accept(p))
     if skip is not None and skip != folder.resolve():
         files = [p for p in files if not p.resolve().is_relative_to(skip)]
     return [(p, p.relative_to(folder)) for p in files]

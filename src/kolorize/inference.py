@@ -25,7 +25,7 @@ import io
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -118,6 +118,7 @@ class Colorizer:
         if image_size < 1 or multiple < 1 or batch_size < 1:
             raise ValueError("image_size, multiple and batch_size must be positive")
         self._predict = predict
+        self.multiple = multiple
         # The model's working size: the training size, rounded up to what the network accepts.
         self.image_size = -(-image_size // multiple) * multiple
         self.batch_size = batch_size
@@ -132,11 +133,13 @@ class Colorizer:
         *,
         batch_size: int = 8,
         precision: str = "auto",
+        render_size: int | None = None,
     ) -> Colorizer:
         """From a run directory, a `generator.safetensors` file or an exported `.onnx` file;
         with no path, the colorizer that ships with kolorize. Runs on CUDA when present, else
         on the CPU, unless `device` says otherwise. A weights file that does not record its
-        training size is taken to be the study's 256 px."""
+        training size is taken to be the study's 256 px. `render_size` (see `render_side`)
+        replaces the training size as the default."""
         from kolorize.models.files import DEFAULT_MODEL
 
         path = Path(path) if path is not None else DEFAULT_MODEL
@@ -151,6 +154,8 @@ class Colorizer:
             net, _, meta = load_generator(path)
             image_size, multiple = int(meta.get("image_size", 256)), input_multiple(net)
             predict = TorchPredictor(net, device, precision=precision, image_size=image_size)
+        if render_size is not None:
+            image_size = round_to_multiple(render_size, multiple)
         return cls(
             predict,
             image_size=image_size,
@@ -159,26 +164,60 @@ class Colorizer:
             description=f"{path.name} ({predict.description})",
         )
 
-    def colorize(self, image: Image.Image) -> Image.Image:
+    def render_side(self, render_size: int | None = None) -> int:
+        """The side at which colour is predicted: `render_size` rounded to the nearest size the
+        network accepts (it is fully convolutional), or the default `image_size`. Larger sizes
+        give finer colour detail and cost time (as DeOldify's render factor)."""
+        if render_size is None:
+            return self.image_size
+        if render_size < 1:
+            raise ValueError("render_size must be positive")
+        return round_to_multiple(render_size, self.multiple)
+
+    def colorize(self, image: Image.Image, *, render_size: int | None = None) -> Image.Image:
         """A colour version of `image` (any mode, size and EXIF orientation), upright, at the
         image's own size."""
-        return self.colorize_batch([image])[0]
+        return self.colorize_batch([image], render_size=render_size)[0]
 
-    def colorize_batch(self, images: Sequence[Image.Image]) -> list[Image.Image]:
+    def colorize_batch(
+        self, images: Sequence[Image.Image], *, render_size: int | None = None
+    ) -> list[Image.Image]:
         """`colorize` for many images, running the model on batches of `batch_size`."""
         rgbs = [upright_rgb(img) for img in images]
-        small = [self._model_input(rgb) for rgb in rgbs]
         out: list[Image.Image] = []
         for i in range(0, len(rgbs), self.batch_size):
-            with self._lock:
-                ab = self._predict(np.concatenate(small[i : i + self.batch_size]))
-            for rgb, ab_one in zip(rgbs[i : i + self.batch_size], ab, strict=True):
+            batch = rgbs[i : i + self.batch_size]
+            _, ab = self.predict(batch, render_size=render_size)
+            for rgb, ab_one in zip(batch, ab, strict=True):
                 out.append(Image.fromarray(recombine(np.asarray(rgb), ab_one)))
         return out
 
-    def _model_input(self, rgb: Image.Image) -> np.ndarray:
-        small = np.asarray(resize_photo(rgb, self.image_size, "stretch"))
+    def predict(
+        self, rgbs: Sequence[Image.Image], *, render_size: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The small lightness the model sees, (N, 1, S, S), and its colour, (N, 2, S, S), both
+        scaled to [-1, 1], for upright RGB images, in one model call. `recombine` puts the
+        colour on each image's full-resolution lightness."""
+        side = self.render_side(render_size)
+        small = np.concatenate([self._model_input(rgb, side) for rgb in rgbs])
+        with self._lock:
+            return small, self._predict(small)
+
+    def colorize_video(self, src: str | Path, dst: str | Path, **options: Any) -> Any:
+        """Colorize a video file into `dst`, keeping its sound, frame rate, size and rotation;
+        see `kolorize.video.colorize_video` for the options (temporal, render_size, ...)."""
+        from kolorize.video import colorize_video
+
+        return colorize_video(self, src, dst, **options)
+
+    def _model_input(self, rgb: Image.Image, side: int) -> np.ndarray:
+        small = np.asarray(resize_photo(rgb, side, "stretch"))
         return uint8_to_model_space_numpy(small[None])[:, :1]
+
+
+def round_to_multiple(size: int, multiple: int) -> int:
+    """The nearest positive multiple of `multiple` to `size`."""
+    return max(multiple, round(size / multiple) * multiple)
 
 
 def upright_rgb(image: Image.Image) -> Image.Image:

@@ -4,6 +4,7 @@ GET  /               the page (static, no CDN: it works offline)
 GET  /api/info       the model and the upload limits, for the page
 POST /api/colorize   multipart field `photo` -> the colorized photo at full resolution
                      (`?format=png|jpeg|webp`, PNG by default)
+POST /api/video ...  short clips, colorized in the background (see video_jobs.py)
 
 Every request keeps its data to itself; the Colorizer serialises its own model calls, and at
 most `workers` photos are decoded and recombined at once, which bounds memory on big uploads.
@@ -41,6 +42,7 @@ from kolorize.serve.guard import (
     UploadLimit,
     UploadTooBig,
 )
+from kolorize.serve.video_jobs import DEFAULT_MAX_VIDEO_SECONDS, add_video_routes
 
 STATIC = Path(__file__).with_name("static")
 DEFAULT_MAX_BYTES = 20 * 2**20
@@ -94,6 +96,7 @@ def create_app(
     allowed_hosts: Sequence[str] = LOCAL_HOSTS,
     max_active: int = DEFAULT_MAX_ACTIVE,
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+    max_video_seconds: float = DEFAULT_MAX_VIDEO_SECONDS,
 ) -> FastAPI:
     """The app. `allowed_hosts`: the names it answers to ('*': any); `max_active`: colorize
     requests in progress before 503; `request_timeout`: seconds a client has to send a request
@@ -108,6 +111,7 @@ def create_app(
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     limiter = anyio.CapacityLimiter(workers)
+    video = add_video_routes(app, colorizer, max_bytes=max_bytes, max_seconds=max_video_seconds)
 
     def colorize_bytes(data: bytes, fmt: str) -> tuple[bytes, tuple[int, int]]:
         try:
@@ -139,6 +143,7 @@ def create_app(
             "max_bytes": max_bytes,
             "max_pixels": max_pixels,
             "accepted": sorted(ACCEPTED),
+            **video,
         }
 
     @app.post("/api/colorize")

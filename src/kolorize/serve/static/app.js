@@ -1,7 +1,11 @@
 // The page: pick or drop a photo, send it to /api/colorize, show before/after, offer a download.
+// Short clips go to /api/video, which colours them in the background: the page follows the
+// progress and then plays the coloured clip.
 "use strict";
 
 const ACCEPTED = ["image/jpeg", "image/png", "image/webp", "image/gif", "image/bmp"];
+const VIDEOS = ["video/mp4", "video/webm", "video/quicktime"];
+let maxSeconds = 30;
 const $ = (id) => document.getElementById(id);
 let maxBytes = 20 * 1024 * 1024;
 let ticket = 0; // only the newest upload may change the page
@@ -16,6 +20,7 @@ function say(message) {
 }
 
 function fail(message) {
+  $("progress").hidden = true;
   $("drop").removeAttribute("aria-busy");
   $("drop").classList.remove("busy");
   say("");
@@ -31,8 +36,12 @@ async function colorize(file) {
   const mine = ++ticket;
   $("error").hidden = true;
   $("compare").dataset.ready = "false";
+  if (VIDEOS.includes(file.type)) {
+    colorizeClip(file, mine);
+    return;
+  }
   if (!ACCEPTED.includes(file.type)) {
-    fail(`Please choose a photo (JPEG, PNG, WebP, GIF or BMP); "${file.name}" is not one.`);
+    fail(`Please choose a photo (JPEG, PNG, WebP, GIF or BMP) or a clip (MP4, WebM, MOV); "${file.name}" is not one.`);
     return;
   }
   if (file.size > maxBytes) {
@@ -84,11 +93,67 @@ async function show(file, blob, response) {
   download.href = after;
   download.download = name ? name[1] : "colorized.png";
   $("dims").textContent = `${result.naturalWidth} × ${result.naturalHeight} px, ${megabytes(blob.size)}`;
+  $("video-section").hidden = true;
   $("result-section").hidden = false;
   $("compare").dataset.ready = "true";
   $("drop").removeAttribute("aria-busy");
   $("drop").classList.remove("busy");
   say(`Done: ${file.name} in colour. Move the slider to compare.`);
+}
+
+async function colorizeClip(file, mine) {
+  if (file.size > maxBytes) {
+    fail(`"${file.name}" is ${megabytes(file.size)}; the limit is ${megabytes(maxBytes)}.`);
+    return;
+  }
+  $("drop").setAttribute("aria-busy", "true");
+  $("drop").classList.add("busy");
+  say(`Sending ${file.name}…`);
+  const form = new FormData();
+  form.append("video", file);
+  let job;
+  try {
+    const response = await fetch("/api/video", { method: "POST", body: form });
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      if (mine === ticket) fail(typeof body.detail === "string" ? body.detail : `The server said ${response.status}.`);
+      return;
+    }
+    job = body.id;
+  } catch (e) {
+    if (mine === ticket) fail("The server could not be reached. Is `kolorize serve` running?");
+    return;
+  }
+  const bar = $("progress");
+  bar.hidden = false;
+  bar.value = 0;
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    if (mine !== ticket) return;
+    let state;
+    try {
+      state = await (await fetch(`/api/video/${job}`)).json();
+    } catch (e) {
+      fail("The server could not be reached while colouring the clip.");
+      return;
+    }
+    if (state.state === "failed") {
+      fail(state.detail || "The clip could not be colorized.");
+      return;
+    }
+    if (state.total) bar.value = state.done / state.total;
+    say(`Colorizing ${file.name}: ${state.done} of ${state.total || "?"} frames…`);
+    if (state.state === "done") break;
+  }
+  const url = `/api/video/${job}/result`;
+  bar.hidden = true;
+  $("result-section").hidden = true;
+  $("video-result").src = url;
+  $("video-download").href = url;
+  $("video-section").hidden = false;
+  $("drop").removeAttribute("aria-busy");
+  $("drop").classList.remove("busy");
+  say(`Done: ${file.name} in colour, with its sound.`);
 }
 
 function setup() {
@@ -121,7 +186,9 @@ function setup() {
     .then((r) => r.json())
     .then((info) => {
       maxBytes = info.max_bytes;
-      $("limits").textContent = `JPEG, PNG, WebP, GIF or BMP, up to ${megabytes(maxBytes)}`;
+      maxSeconds = info.max_video_seconds;
+      const clips = info.video ? `; clips (MP4, WebM, MOV) up to ${Math.round(maxSeconds)} s` : "";
+      $("limits").textContent = `JPEG, PNG, WebP, GIF or BMP, up to ${megabytes(maxBytes)}${clips}`;
       $("model").textContent = `Model: ${info.model}.`;
     })
     .catch(() => {});

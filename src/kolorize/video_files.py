@@ -1,0 +1,102 @@
+"""`kolorize colorize` for the videos among its inputs: where each goes, and running them.
+
+A video keeps its container (film.mp4 -> OUT/film.mp4, a folder's layout kept), or goes to the
+one video file `-o` names. A video that cannot be read or written is named and skipped, the
+rest are done, as for photos. Nothing ever overwrites an input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from kolorize.colorize_files import Job, Report, plan
+from kolorize.data.images import IMAGE_EXTENSIONS, is_image_path
+from kolorize.errors import KolorizeError
+from kolorize.video import VideoError, colorize_video, is_video_path, require_av
+
+
+@dataclass(frozen=True)
+class VideoJob:
+    source: Path
+    target: Path
+
+
+def is_photo_or_video(path: Path) -> bool:
+    return is_image_path(path) or is_video_path(path)
+
+
+def plan_media(
+    found: Sequence[tuple[Path, Path]], out: Path, fmt: str
+) -> tuple[list[Job], list[VideoJob]]:
+    """`plan` for the photos among `find_inputs`' results, `plan_videos` for the videos."""
+    videos = [item for item in found if is_video_path(item[0])]
+    photos = [item for item in found if not is_video_path(item[0])]
+    if photos and _names_one_video(out):
+        raise KolorizeError(f"-o {out} names a video file, but photos were given")
+    return (plan(photos, out, fmt) if photos else []), plan_videos(videos, out, len(photos))
+
+
+def _names_one_video(out: Path) -> bool:
+    return is_video_path(out) and not out.is_dir()
+
+
+def plan_videos(
+    videos: Sequence[tuple[Path, Path]], out: Path, photo_count: int = 0
+) -> list[VideoJob]:
+    """Where each video goes: `out` is one video file or a folder."""
+    if not videos:
+        return []
+    require_av()  # before any photo is done, not after
+    if _names_one_video(out):
+        if len(videos) != 1 or photo_count:
+            raise KolorizeError(
+                f"-o {out} names one video file but {len(videos) + photo_count} files were "
+                "given; give a folder"
+            )
+        jobs = [VideoJob(videos[0][0], out)]
+    elif out.suffix.lower() in IMAGE_EXTENSIONS and not out.is_dir():
+        raise KolorizeError(f"-o {out} names a photo file, but videos were given; give a folder")
+    else:
+        jobs = [VideoJob(source, out / rel) for source, rel in videos]
+    sources = {j.source.resolve() for j in jobs}
+    for job in jobs:
+        if job.target.resolve() in sources:
+            raise KolorizeError(f"writing {job.target} would overwrite an input; choose another -o")
+    return jobs
+
+
+def colorize_videos(
+    colorizer,  # kolorize.inference.Colorizer
+    jobs: Sequence[VideoJob],
+    *,
+    temporal: float,
+    log: Callable[[str], None] = print,
+) -> Report:
+    """Colorize each video in turn; one that fails is reported by name and skipped."""
+    report = Report()
+    for job in jobs:
+        try:
+            result = colorize_video(colorizer, job.source, job.target, temporal=temporal, log=log)
+        except VideoError as e:
+            reason = str(e).removeprefix(f"{job.source}: ")
+            report.failed.append((job.source, reason))
+            log(f"skipped {job.source}: {reason}")
+            continue
+        report.done.append(job)  # type: ignore[arg-type]
+        log(
+            f"{job.target}: {result.frames} frames in {result.seconds:.1f} s "
+            f"({result.frames / max(result.seconds, 1e-9):.1f} frames/s, {result.codec}, "
+            f"{result.cuts} scene cuts)"
+        )
+    return report
+
+
+__all__ = [
+    "VideoJob",
+    "colorize_videos",
+    "is_photo_or_video",
+    "plan_media",
+    "plan_videos",
+]
