@@ -29,6 +29,8 @@ import anyio
 from fastapi import FastAPI, File, HTTPException, UploadFile
 from fastapi.responses import FileResponse
 
+from kolorize.serve.guard import megabytes
+
 DEFAULT_MAX_VIDEO_SECONDS = 30.0
 DEFAULT_MAX_VIDEO_PIXELS = 1920 * 1080
 KEEP_SECONDS = 15 * 60
@@ -141,9 +143,7 @@ def add_video_routes(
                                      f"{video.filename or 'this file'} is not one.")  # fmt: skip
         data = await video.read(max_bytes + 1)
         if len(data) > max_bytes:
-            from kolorize.serve.app import _megabytes  # (app imports this module)
-
-            raise HTTPException(413, f"The clip is too big: the limit is {_megabytes(max_bytes)}.")
+            raise HTTPException(413, f"The clip is too big: the limit is {megabytes(max_bytes)}.")
         job_id = secrets.token_urlsafe(16)
         folder = root / job_id
         folder.mkdir()
