@@ -548,7 +548,7 @@ class Trainer:
         if self.sched_d is not None:
             self.sched_d.step()
         record: dict[str, Any] = {"epoch": self.epoch, "step": self.step, **means}
-        record["lr_g"] = self.opt_g.param_groups[0]["lr"]
+        record["lr_g"] = float(self.opt_g.param_groups[0]["lr"])  # a device tensor when captured
         record["images_per_s"] = round(epoch_images / max(elapsed, 1e-9), 2)
         record["seconds"] = round(elapsed, 2)
         if self.dist.is_main:
