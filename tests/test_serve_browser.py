@@ -52,7 +52,8 @@ def page(server: str) -> Iterator:
 
 
 def _wait_for_result(page) -> dict:
-    page.wait_for_function("document.getElementById('compare').dataset.ready === 'true'")
+    # selectors, not wait_for_function: the page's Content-Security-Policy forbids eval
+    page.wait_for_selector("#compare[data-ready='true']", state="attached")
     return page.evaluate(
         """() => {
             const img = document.getElementById('result');
@@ -109,5 +110,5 @@ def test_a_file_that_is_not_a_photo_gets_a_clear_message(page, tmp_path: Path) -
     too_big = tmp_path / "big.jpg"
     too_big.write_bytes(real_photo_paths(1)[0].read_bytes() + b"\0" * (3 * 2**20))
     page.set_input_files("#file", str(too_big))
-    page.wait_for_function("document.getElementById('error').textContent.includes('limit')")
+    page.wait_for_selector("#error:has-text('limit')")
     assert "the limit is 2 MB" in page.inner_text("#error")
