@@ -12,8 +12,9 @@ from kolorize.evaluate.results import best_model, format_value, missing_by_reaso
 SPREAD = {"kid": "kid_std", "is": "is_std"}
 DISTRIBUTION_NOTE = (
     "Mean, median and 95% bootstrap interval of the mean over the validation images. PSNR "
-    "here averages per-image PSNRs; the results table's PSNR pools the squared error over "
-    "the whole set, as torchmetrics accumulates it."
+    "is per image, averaged, as the study defines it (the results table shows the same mean; "
+    "the PSNR of the squared error pooled over the whole set is in metrics.csv as "
+    "psnr_pooled)."
 )
 
 

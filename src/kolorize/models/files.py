@@ -22,7 +22,7 @@ GENERATOR_FILE = "generator.safetensors"
 # The colorizer that ships inside the package (MODEL_CARD.md), used when no model is named.
 DEFAULT_MODEL = Path(__file__).resolve().parent / "colorizer.safetensors"
 # written by scripts/ship_model.py, checked by the tests
-DEFAULT_MODEL_SHA256 = "fd23f179a9465b1c6ef45f4569c786aa3ff0babed27b1b28ae23cc580842c07e"
+DEFAULT_MODEL_SHA256 = "816669ac21374f19da4dce7cd63d48a5213ba7f413e98a9aed229de65b2ffb0d"
 
 
 def save_generator(path: str | Path, net: nn.Module, cfg: GeneratorConfig, **meta: Any) -> Path:
