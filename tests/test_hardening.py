@@ -314,6 +314,13 @@ def test_6_odd_images_through_the_api(model: Path) -> None:
 
 
 @pytest.mark.slow
+def _ctrl_c_as_in_a_terminal() -> None:
+    """A process started in the background by a non-interactive shell (as CI may start the
+    tests) inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler:
+    give the child the disposition it has when a user runs it in a terminal."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_7_ctrl_c_says_interrupted_and_reports_what_was_done(tmp_path: Path, model: Path):
     src = tmp_path / "in"
     src.mkdir()
@@ -323,7 +330,7 @@ def test_7_ctrl_c_says_interrupted_and_reports_what_was_done(tmp_path: Path, mod
     proc = subprocess.Popen(
         [sys.executable, "-m", "kolorize", "colorize", str(src), "-m", str(model), "-o", str(out),
          "--batch-size", "1"],
-        stderr=subprocess.PIPE, text=True,
+        stderr=subprocess.PIPE, text=True, preexec_fn=_ctrl_c_as_in_a_terminal,
     )  # fmt: skip
     deadline = time.monotonic() + 120
     while not (out.is_dir() and any(out.glob("*.jpg"))):
@@ -357,7 +364,7 @@ def test_8_serve_on_every_interface_warns(model: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "kolorize", "serve", "-m", str(model), "--host", "0.0.0.0",
          "--port", str(port)],
-        stderr=subprocess.PIPE, text=True,
+        stderr=subprocess.PIPE, text=True, preexec_fn=_ctrl_c_as_in_a_terminal,
     )  # fmt: skip
     try:
         first = proc.stderr.readline()  # type: ignore[union-attr]
