@@ -18,6 +18,7 @@ from pathlib import Path
 from safetensors.torch import save_file
 
 from kolorize.models.files import DEFAULT_MODEL, FORMAT, read_generator
+from kolorize.rundir import atomic_write
 
 FILES_PY = Path(__file__).resolve().parents[1] / "src" / "kolorize" / "models" / "files.py"
 
@@ -33,9 +34,8 @@ def main() -> None:
     metadata.update({k: json.dumps(v) for k, v in meta.items()})
     metadata["shipped_from"] = json.dumps(str(Path(args.source).resolve().name))
     metadata["note"] = json.dumps(args.note)
-    tmp = DEFAULT_MODEL.with_name(f".{DEFAULT_MODEL.name}.tmp")
-    save_file(half, str(tmp), metadata=metadata)
-    tmp.replace(DEFAULT_MODEL)
+    with atomic_write(DEFAULT_MODEL) as tmp:
+        save_file(half, str(tmp), metadata=metadata)
     digest = hashlib.sha256(DEFAULT_MODEL.read_bytes()).hexdigest()
     text = FILES_PY.read_text()
     text, n = re.subn(

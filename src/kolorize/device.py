@@ -9,6 +9,7 @@ version, and kept in `precision.json` in kolorize's cache folder.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -21,6 +22,7 @@ from typing import Literal
 import torch
 
 from kolorize.errors import KolorizeError
+from kolorize.rundir import atomic_write
 
 Precision = Literal["auto", "fp32", "bf16"]
 PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16")
@@ -129,10 +131,5 @@ def resolve_precision(
 
 def _write_json(path: Path, data: dict) -> None:
     """Best effort: an unwritable cache only means measuring again next time."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with contextlib.suppress(OSError), atomic_write(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2) + "\n")
-        os.replace(tmp, path)
-    except OSError:
-        pass

@@ -19,7 +19,6 @@ interrupted or failed run leaves no partial file.
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from PIL import Image
 
 from kolorize.errors import KolorizeError
 from kolorize.progress import progress
+from kolorize.rundir import atomic_write
 from kolorize.temporal import DEFAULT_STRENGTH, TemporalSmoother
 
 if TYPE_CHECKING:
@@ -132,8 +132,6 @@ def colorize_video(
         raise VideoError(f"writing {dst} would overwrite the input video; choose another -o")
     info = probe(src)
     fmt = _container_format(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.tmp-{os.getpid()}")
     smoother = temporal if isinstance(temporal, TemporalSmoother) else TemporalSmoother(temporal)
     start = time.perf_counter()
     bar = progress(total=info.frames or None, unit="frame", desc=src.name, enabled=show_progress)
@@ -145,15 +143,11 @@ def colorize_video(
         bar.update(len(frames))
         return out
 
-    try:
-        with bar:
-            done, codec = _transcode(src, tmp, fmt, info, colour, colorizer.batch_size,
-                                     dst=dst, log=log, on_progress=on_progress)  # fmt: skip
+    with bar, atomic_write(dst) as tmp:
+        done, codec = _transcode(src, tmp, fmt, info, colour, colorizer.batch_size,
+                                 dst=dst, log=log, on_progress=on_progress)  # fmt: skip
         if done == 0:
             raise VideoError(f"{src}: no video frames could be decoded")
-        os.replace(tmp, dst)
-    finally:
-        tmp.unlink(missing_ok=True)
     return VideoResult(dst, done, time.perf_counter() - start, codec, smoother.cuts)
 
 
