@@ -121,7 +121,7 @@ def one_variant(
                 else:
                     reference_pretrain_step(G, trainer.opt_g, L, ab)
         else:
-            items = _forever(trainer.batches)
+            items = forever(trainer.batches)
 
             def step() -> None:
                 trainer._step(*trainer._step_inputs(next(items)))
@@ -158,7 +158,8 @@ def one_variant(
     return result
 
 
-def _forever(batches):
+def forever(batches):
+    """A trainer's batches epoch after epoch, endlessly (for timing a fixed number of steps)."""
     epoch = 0
     while True:
         batches.sampler.set_epoch(epoch)

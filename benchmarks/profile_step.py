@@ -17,6 +17,8 @@ from pathlib import Path
 import torch
 from torch.profiler import ProfilerActivity, profile
 
+from bench_train import forever
+
 
 def run(data: str, steps: int, phase: str, sets: dict, graphs: bool) -> None:
     from kolorize.config import load_config
@@ -30,14 +32,7 @@ def run(data: str, steps: int, phase: str, sets: dict, graphs: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(cfg, data, Path(tmp) / "r", log=print)
 
-        def batches():
-            epoch = 0
-            while True:
-                trainer.batches.sampler.set_epoch(epoch)
-                yield from trainer.batches
-                epoch += 1
-
-        items = batches()
+        items = forever(trainer.batches)
         for _ in range(5):
             trainer._step(*trainer._step_inputs(next(items)))
         sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
