@@ -47,14 +47,15 @@ def make_runs(folder: Path, count: int, size: int) -> list[Path]:
     """Run directories holding randomly initialised generators of the study's U-Net_30."""
     from kolorize.config import load_config
     from kolorize.models import build_generator
-    from kolorize.models.files import GENERATOR_FILE, save_generator
+    from kolorize.models.files import save_generator
+    from kolorize.rundir import GENERATOR
 
     cfg = load_config(REPO / "configs" / "unet_30.yaml", {"generator.pretrained": False})
     runs = []
     for i in range(count):
         run = folder / f"model_{i + 1}"
         torch.manual_seed(i)
-        save_generator(run / GENERATOR_FILE, build_generator(cfg.generator), cfg.generator,
+        save_generator(run / GENERATOR, build_generator(cfg.generator), cfg.generator,
                        image_size=size, epoch=0, phase="pretrain")  # fmt: skip
         runs.append(run)
     return runs

@@ -98,7 +98,7 @@ def instrument_preparing(patch: Callable, switch: KillSwitch) -> None:
     from kolorize.data import cache
 
     patch(cache.CacheWriter, "add", _after(switch, cache.CacheWriter.add))
-    patch(cache.shutil, "rmtree", _around(switch, shutil.rmtree))
+    patch(shutil, "rmtree", _around(switch, shutil.rmtree))
     patch(os, "rename", _around(switch, os.rename))
     patch(Path, "write_text", _around(switch, Path.write_text))
 

@@ -268,7 +268,7 @@ def test_6_a_full_disk_while_preparing_is_one_line_and_leaves_nothing(
 
     def add_until_full(self, rgb, row):
         if len(self.rows) == 3:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.partial / "images.u8"))
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.folder / "images.u8"))
         real_add(self, rgb, row)
 
     monkeypatch.setattr(cache.CacheWriter, "add", add_until_full)

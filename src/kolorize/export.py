@@ -14,7 +14,6 @@ the dynamo exporter would need the extra `onnxscript` package for no gain here.
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from dataclasses import asdict
 from pathlib import Path
@@ -23,6 +22,7 @@ import numpy as np
 import torch
 
 from kolorize.errors import KolorizeError
+from kolorize.rundir import atomic_write
 
 OPSET = 17
 INPUT_NAME = "L"
@@ -46,9 +46,7 @@ def export_onnx(model: str | Path, out: str | Path, *, opset: int = OPSET) -> Pa
     side = -(-image_size // multiple) * multiple
     dummy = torch.zeros(2, 1, side, side)
     axes = {0: "batch", 2: "height", 3: "width"}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    try:
+    with atomic_write(out) as tmp:
         with warnings.catch_warnings():
             # the U-Net's input-size check is a Python `if` that tracing records as constant,
             # and the TorchScript exporter is deprecated (chosen on purpose, see above)
@@ -75,9 +73,6 @@ def export_onnx(model: str | Path, out: str | Path, *, opset: int = OPSET) -> Pa
         onnx.helper.set_model_props(graph, {META_PREFIX + k: v for k, v in props.items()})
         onnx.checker.check_model(graph)
         onnx.save(graph, str(tmp))
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
     return out
 
 

@@ -9,10 +9,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from kolorize.models.files import GENERATOR_FILE
+from kolorize.rundir import GENERATOR, METRICS_JSON, REPORT_HTML, REPORT_MD
 from kolorize.train.study import load_study, run_study
-
-METRICS_FILE = "metrics.json"
 
 
 def _mtime(path: Path) -> float:
@@ -20,7 +18,7 @@ def _mtime(path: Path) -> float:
 
 
 def _scores_are_current(out: Path, run_dirs: list[Path], settings: dict[str, Any]) -> bool:
-    metrics = out / METRICS_FILE
+    metrics = out / METRICS_JSON
     if not metrics.is_file():
         return False
     try:
@@ -28,11 +26,11 @@ def _scores_are_current(out: Path, run_dirs: list[Path], settings: dict[str, Any
     except (OSError, json.JSONDecodeError):
         return False
     scored = {row["name"] for row in saved.get("rows", []) if not row.get("reference")}
-    newest = max(_mtime(d / GENERATOR_FILE) for d in run_dirs)
+    newest = max(_mtime(d / GENERATOR) for d in run_dirs)
     return (
         scored == {d.name for d in run_dirs}
         and _mtime(metrics) > newest
-        and saved.get("pipeline") == settings
+        and saved.get("provenance") == settings
     )
 
 
@@ -51,7 +49,6 @@ def run_full_study(
 ) -> Path | None:
     """Train, evaluate and report; returns the report.html path (None without evaluation)."""
     from kolorize.evaluate import evaluate_runs, write_report
-    from kolorize.evaluate.report import REPORT_HTML, REPORT_MD
 
     out = Path(out)
     run_dirs = run_study(
@@ -65,19 +62,14 @@ def run_full_study(
         "require_all": require_all,
     }
     if _scores_are_current(out, run_dirs, settings):
-        log(f"{out / METRICS_FILE} is up to date: nothing to evaluate")
+        log(f"{out / METRICS_JSON} is up to date: nothing to evaluate")
     else:
         evaluate_runs(
-            run_dirs, data_dir, out, weights_dir=weights_dir, require_all=require_all, log=log
-        )
-        metrics = out / METRICS_FILE
-        saved = json.loads(metrics.read_text())
-        saved["pipeline"] = settings
-        tmp = metrics.with_name(f".{metrics.name}.tmp")
-        tmp.write_text(json.dumps(saved, indent=2) + "\n")
-        tmp.replace(metrics)
+            run_dirs, data_dir, out, weights_dir=weights_dir, require_all=require_all,
+            provenance=settings, log=log,
+        )  # fmt: skip
     html, md = out / REPORT_HTML, out / REPORT_MD
-    if bw_dir is None and _mtime(html) > _mtime(out / METRICS_FILE) and md.is_file():
+    if bw_dir is None and _mtime(html) > _mtime(out / METRICS_JSON) and md.is_file():
         log(f"the report is up to date: {md} and {html}")
     else:
         md, html = write_report(out, bw_dir=bw_dir, log=log)

@@ -1,17 +1,77 @@
-"""Writing files so that a crash, a kill or a full disk never leaves a half-written one.
+"""What kolorize's folders hold, and how every file in them is written.
 
-`atomic_write` is the one way every writer in kolorize replaces a file: write a temporary file
-next to it, fsync, rename over the final name. On any failure the temporary file is removed, so
-a failed write leaves the old file (if any) untouched and nothing else behind.
+A training run's folder:
+
+    config.yaml            the run's full configuration (CONFIG)
+    run.json               progress: epoch, step, epochs, precision, ... (RUN_STATE)
+    generator.safetensors  the weights for users, refreshed every epoch (GENERATOR)
+    checkpoints/           ckpt-eEEE-sSSSSSSS.pt, enough to resume exactly (CHECKPOINTS)
+    metrics.jsonl          one line per epoch (METRICS_LOG)
+    samples/epoch_NNN.png  gray | colorized | real validation grids (SAMPLES, sample_name)
+    tb/                    TensorBoard scalars (TENSORBOARD)
+
+A study's folder holds one run folder per model, and what evaluation and the report add:
+
+    metrics.json, metrics.csv      the scores (METRICS_JSON, METRICS_CSV)
+    colorized/<model>/NNNNN.png    the colorized validation images (COLORIZED)
+    REPORT.md, report.html         the report (REPORT_MD, REPORT_HTML)
+    report_assets/                 its pictures (REPORT_ASSETS)
+
+Writes: `atomic_write` is the one way a file is replaced (a temporary file next to it, fsync,
+rename over the final name) and `atomic_folder` the one way a folder is; on any failure the
+temporary is removed, so a failed write leaves the old file or folder untouched and nothing
+else behind.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+CONFIG = "config.yaml"
+RUN_STATE = "run.json"
+GENERATOR = "generator.safetensors"
+CHECKPOINTS = "checkpoints"
+METRICS_LOG = "metrics.jsonl"
+SAMPLES = "samples"
+TENSORBOARD = "tb"
+
+METRICS_JSON = "metrics.json"
+METRICS_CSV = "metrics.csv"
+COLORIZED = "colorized"
+REPORT_MD = "REPORT.md"
+REPORT_HTML = "report.html"
+REPORT_ASSETS = "report_assets"
+
+
+def sample_name(epoch: int) -> str:
+    return f"epoch_{epoch:03d}.png"
+
+
+def read_run_state(run_dir: str | Path) -> dict[str, Any]:
+    """run.json's content, or {} for a run that has not saved any progress yet."""
+    path = Path(run_dir) / RUN_STATE
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def is_run_dir(path: str | Path) -> bool:
+    return (Path(path) / RUN_STATE).is_file()
+
+
+def is_finished(run_dir: str | Path, epochs: int | None = None) -> bool:
+    """Whether the run trained `epochs` epochs (by default those it was asked for) and left
+    its generator."""
+    state = read_run_state(run_dir)
+    if not state or not (Path(run_dir) / GENERATOR).is_file():
+        return False
+    target = state.get("epochs") if epochs is None else epochs
+    return state.get("epoch", 0) >= target
 
 
 @contextmanager
@@ -31,6 +91,32 @@ def atomic_write(path: str | Path) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    with atomic_write(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+@contextmanager
+def atomic_folder(folder: str | Path) -> Iterator[Path]:
+    """Yield an empty hidden folder to fill; it replaces `folder` as a whole when the block
+    ends without an error (so nothing of the old content lingers), and is deleted when it
+    does not."""
+    folder = Path(folder)
+    partial = folder.parent / f".{folder.name}.partial"
+    shutil.rmtree(partial, ignore_errors=True)  # left by a killed process
+    partial.mkdir(parents=True)
+    try:
+        yield partial
+        old = folder.parent / f".{folder.name}.old"
+        shutil.rmtree(old, ignore_errors=True)
+        if folder.exists():
+            folder.rename(old)
+        partial.rename(folder)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
 
 
 _TEMP = re.compile(r"^\..+\.tmp-(\d+)$")
@@ -56,6 +142,3 @@ def _alive(pid: int) -> bool:
     except PermissionError:  # someone else's process
         return True
     return True
-
-
-__all__ = ["atomic_write", "remove_stale_temps"]

@@ -14,8 +14,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +23,7 @@ from typing import IO, Any
 import numpy as np
 
 from kolorize.errors import KolorizeError
+from kolorize.rundir import atomic_folder
 
 FORMAT = "kolorize-cache/1"
 INFO, IMAGES, MANIFEST, SKIPPED = "info.json", "images.u8", "manifest.csv", "skipped.csv"
@@ -46,17 +45,12 @@ class ManifestRow:
 
 
 class CacheWriter:
-    """Streams images into a new cache folder next to `out`; `commit()` renames it into place,
-    so an interrupted run never leaves a half-written cache where a finished one belongs."""
+    """Streams images into an empty folder; `write_index` adds the manifest and summary."""
 
-    def __init__(self, out: Path, size: int) -> None:
-        self.out = out
+    def __init__(self, folder: Path, size: int) -> None:
+        self.folder = folder
         self.size = size
-        self.partial = out.parent / f".{out.name}.partial"
-        if self.partial.exists():
-            shutil.rmtree(self.partial)  # leftovers of a killed run
-        self.partial.mkdir(parents=True)
-        self._images: IO[bytes] = open(self.partial / IMAGES, "wb")  # noqa: SIM115
+        self._images: IO[bytes] = open(folder / IMAGES, "wb")  # noqa: SIM115
         self.rows: list[ManifestRow] = []
         self.skipped: list[dict[str, str]] = []
 
@@ -68,44 +62,30 @@ class CacheWriter:
     def skip(self, source: str, path: str, reason: str, detail: str = "") -> None:
         self.skipped.append({"source": source, "path": path, "reason": reason, "detail": detail})
 
-    def commit(self, info: dict[str, Any]) -> None:
+    def write_index(self, info: dict[str, Any]) -> None:
         self._images.close()
-        with open(self.partial / MANIFEST, "w", newline="") as f:
+        with open(self.folder / MANIFEST, "w", newline="") as f:
             writer = csv.DictWriter(f, MANIFEST_FIELDS)
             writer.writeheader()
             writer.writerows(vars(r) for r in self.rows)
-        with open(self.partial / SKIPPED, "w", newline="") as f:
+        with open(self.folder / SKIPPED, "w", newline="") as f:
             writer = csv.DictWriter(f, SKIPPED_FIELDS)
             writer.writeheader()
             writer.writerows(self.skipped)
         info = {"format": FORMAT, "size": self.size, **info}
-        (self.partial / INFO).write_text(json.dumps(info, indent=2) + "\n")
-        _swap_into_place(self.partial, self.out)
-
-    def abort(self) -> None:
-        self._images.close()
-        shutil.rmtree(self.partial, ignore_errors=True)
-
-
-def _swap_into_place(new: Path, out: Path) -> None:
-    old = out.parent / f".{out.name}.old"
-    if out.exists():
-        if old.exists():
-            shutil.rmtree(old)
-        os.rename(out, old)
-    os.rename(new, out)
-    if old.exists():
-        shutil.rmtree(old)
+        (self.folder / INFO).write_text(json.dumps(info, indent=2) + "\n")
 
 
 @contextmanager
 def cache_writer(out: Path, size: int) -> Iterator[CacheWriter]:
-    writer = CacheWriter(out, size)
-    try:
-        yield writer
-    except BaseException:
-        writer.abort()
-        raise
+    """A writer whose folder replaces `out` when the block ends without an error, so an
+    interrupted run never leaves a half-written cache where a finished one belongs."""
+    with atomic_folder(out) as folder:
+        writer = CacheWriter(folder, size)
+        try:
+            yield writer
+        finally:
+            writer._images.close()
 
 
 def read_info(root: str | Path) -> dict[str, Any]:

@@ -259,7 +259,7 @@ def _prepare_locked(
             "converted": dict(sorted(tally.converted.items())),
             "seconds": round(elapsed, 2),
         }
-        writer.commit(info)
+        writer.write_index(info)
     log(
         f"prepared {out}: {n_train} train / {n_val} val at {req.size}x{req.size}, "
         f"{sum(tally.skipped.values())} skipped "

@@ -8,9 +8,9 @@ for every model's FID and KID. Each colorized set gets one Inception pass for FI
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -32,11 +32,10 @@ from kolorize.evaluate.colorize import (
     to_nchw,
 )
 from kolorize.evaluate.results import GROUND_TRUTH, format_value, write_results
-from kolorize.models.files import GENERATOR_FILE, load_generator, resolve_generator_file
+from kolorize.models.files import load_generator, resolve_generator_file
 from kolorize.progress import progress
+from kolorize.rundir import COLORIZED, GENERATOR, atomic_folder, is_run_dir
 
-IMAGES_DIR = "colorized"
-RUN_FILE = "run.json"
 SETTINGS = {
     "images": "uint8 RGB at the dataset's size, as saved losslessly (PNG); no JPEG anywhere",
     "psnr": "the study's: per image 10 log10(255^2 / MSE) (torchmetrics, data_range=255), "
@@ -74,14 +73,14 @@ def select_runs(paths: Sequence[str | Path], log: Callable[[str], None]) -> list
     chosen: list[ModelToScore] = []
     for raw in paths:
         path = Path(raw)
-        if path.is_dir() and (path / GENERATOR_FILE).is_file():
+        if path.is_dir() and (path / GENERATOR).is_file():
             chosen.append(ModelToScore(path.name, path, path))
         elif path.is_file() and path.suffix == ".safetensors":
-            run_dir = path.parent if (path.parent / RUN_FILE).is_file() else None
+            run_dir = path.parent if is_run_dir(path.parent) else None
             name = path.parent.name if run_dir is not None else path.stem
             chosen.append(ModelToScore(name, path, run_dir))
-        elif path.is_dir() and (path / RUN_FILE).is_file():
-            raise KolorizeError(f"{path} holds no {GENERATOR_FILE} (has the run finished?)")
+        elif is_run_dir(path):
+            raise KolorizeError(f"{path} holds no {GENERATOR} (has the run finished?)")
         elif not path.exists():
             raise KolorizeError(f"no such run directory or generator file: {path}")
         else:
@@ -108,23 +107,9 @@ def _missing_by_metric(backbones: Backbones) -> dict[str, str]:
     }
 
 
-class _PngWriter:
-    """Colorized images of one model, written to a hidden folder that replaces the final one
-    only once the model is done."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.partial = folder.parent / f".{folder.name}.partial"
-        shutil.rmtree(self.partial, ignore_errors=True)
-        self.partial.mkdir(parents=True)
-
-    def add(self, start: int, images: torch.Tensor) -> None:
-        for i, img in enumerate(images.permute(0, 2, 3, 1).cpu().numpy()):
-            Image.fromarray(img).save(self.partial / f"{start + i:05d}.png")
-
-    def commit(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
-        self.partial.rename(self.folder)
+def _save_pngs(folder: Path, start: int, images: torch.Tensor) -> None:
+    for i, img in enumerate(images.permute(0, 2, 3, 1).cpu().numpy()):
+        Image.fromarray(img).save(folder / f"{start + i:05d}.png")
 
 
 def _score_model(
@@ -137,7 +122,7 @@ def _score_model(
     train_mode: bool,
     precision: str,
     seed: int,
-    writer: _PngWriter | None,
+    images_to: Path | None,
     desc: str,
 ) -> M.SetScores:
     net = ready_generator(net, device, train_mode=train_mode)
@@ -148,8 +133,8 @@ def _score_model(
             real = to_nchw(rows, device)
             fake = colorize_batch(net, real, precision=precision)
             scorer.update(fake, real)
-            if writer is not None:
-                writer.add(start, fake)
+            if images_to is not None:
+                _save_pngs(images_to, start, fake)
     return scorer.result()
 
 
@@ -212,6 +197,7 @@ def evaluate_runs(
     seed: int = 0,
     device: str | torch.device | None = None,
     backbones: Backbones | None = None,
+    provenance: dict[str, Any] | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Score every model (and the ground truth) on the validation split of `data_dir`; write
@@ -221,7 +207,8 @@ def evaluate_runs(
     fp32 on a CPU): faster, but the metrics move. `backbones` replaces the pretrained networks
     (tests, benchmarks); by default they are located with `weights_dir` / the torch hub cache /
     a download, and a missing one makes its metrics n/a with the reason, or raises
-    MissingWeightsError with `require_all`.
+    MissingWeightsError with `require_all`. `provenance` is stored as is in metrics.json (the
+    study pipeline records what the scores were computed from, to know when they are stale).
     Returns what metrics.json holds.
     """
     if batch_size < 1:
@@ -257,21 +244,21 @@ def evaluate_runs(
     ]  # fmt: skip
 
     for model, net, meta in generators:
-        writer = _PngWriter(Path(out_dir) / IMAGES_DIR / model.name) if save_images else None
-        scores = _score_model(
-            net, val, backbones, device, batch_size=batch_size, train_mode=train_mode,
-            precision=precision, seed=seed, writer=writer, desc=model.name,
-        )  # fmt: skip
+        # the model's images replace the old ones only once all are written
+        folder = Path(out_dir) / COLORIZED / model.name
+        with atomic_folder(folder) if save_images else nullcontext() as images_to:
+            scores = _score_model(
+                net, val, backbones, device, batch_size=batch_size, train_mode=train_mode,
+                precision=precision, seed=seed, images_to=images_to, desc=model.name,
+            )  # fmt: skip
         net.cpu()
-        if writer is not None:
-            writer.commit()
         scored = M.score_row(scores, real_scores, seed=seed, device=device)
         if scored["identical"]:
             warnings.append(
                 f"{model.name}: {scored['identical']} colorized image(s) equal the real ones "
                 "exactly (infinite per-image PSNR)"
             )
-        images = f"{IMAGES_DIR}/{model.name}" if save_images else None
+        images = f"{COLORIZED}/{model.name}" if save_images else None
         rows_out.append(_model_row(model, meta, scored, scores.n, images))
         log(_summary_line(model.name, scored["values"], scores.n))
 
@@ -296,11 +283,12 @@ def evaluate_runs(
         "settings": SETTINGS,
         "warnings": warnings,
         "rows": rows_out,
+        **({"provenance": provenance} if provenance is not None else {}),
     }
     json_path, csv_path = write_results(out_dir, results)
     log(f"metrics: {json_path} and {csv_path}")
     if save_images:
-        log(f"colorized images: {Path(out_dir) / IMAGES_DIR}")
+        log(f"colorized images: {Path(out_dir) / COLORIZED}")
     return results
 
 

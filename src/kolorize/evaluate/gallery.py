@@ -23,7 +23,8 @@ from kolorize.errors import KolorizeError
 from kolorize.evaluate.colorize import colorize_batch, grayscale_batch, ready_generator, to_nchw
 from kolorize.evaluate.plots import image_grid
 from kolorize.inference import Colorizer
-from kolorize.models.files import GENERATOR_FILE, load_generator
+from kolorize.models.files import load_generator
+from kolorize.rundir import GENERATOR
 
 GRID_IMAGES = 6
 BW_PHOTOS = 4
@@ -56,7 +57,7 @@ def generator_files(
         if row["reference"]:
             continue
         candidates = [Path(p) for p in (row.get("generator"),) if p]
-        candidates.append(study_dir / row["name"] / GENERATOR_FILE)
+        candidates.append(study_dir / row["name"] / GENERATOR)
         path = next((p for p in candidates if p.is_file()), None)
         if path is None:
             log(f"report: no generator for {row['name']} (looked at {candidates[0]}); left out")

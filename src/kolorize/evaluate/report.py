@@ -6,8 +6,6 @@ black-and-white photos colorized by every model.
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,11 +18,14 @@ from kolorize.evaluate.html_page import render_html
 from kolorize.evaluate.markdown import render_markdown
 from kolorize.evaluate.metrics import METRICS
 from kolorize.evaluate.results import best_model, read_results
+from kolorize.rundir import (
+    REPORT_ASSETS,
+    REPORT_HTML,
+    REPORT_MD,
+    atomic_folder,
+    write_text_atomic,
+)
 from kolorize.train.logs import read_metrics
-
-REPORT_MD = "REPORT.md"
-REPORT_HTML = "report.html"
-ASSETS = "report_assets"
 
 
 def _run_histories(results: dict[str, Any], study_dir: Path) -> dict[str, list[dict[str, Any]]]:
@@ -56,25 +57,9 @@ def _bar_figures(results: dict[str, Any], colors: dict[str, str]) -> list[Figure
 
 
 def _write_assets(study_dir: Path, figures: list[Figure]) -> None:
-    """Replace report_assets/ as a whole, so no picture of an older report lingers."""
-    final = study_dir / ASSETS
-    partial = study_dir / f".{ASSETS}.partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    for fig in figures:
-        (partial / fig.name).write_bytes(fig.png)
-    old = study_dir / f".{ASSETS}.old"
-    shutil.rmtree(old, ignore_errors=True)
-    if final.exists():
-        final.rename(old)
-    partial.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    with atomic_folder(study_dir / REPORT_ASSETS) as folder:
+        for fig in figures:
+            (folder / fig.name).write_bytes(fig.png)
 
 
 def _pictures(
@@ -126,7 +111,8 @@ def write_report(
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     _write_assets(study_dir, bars + figures)
     md_path, html_path = study_dir / REPORT_MD, study_dir / REPORT_HTML
-    _write_text(md_path, render_markdown(results, bars, figures, notes, generated, ASSETS))
-    _write_text(html_path, render_html(results, bars, figures, notes, colors, generated))
+    markdown = render_markdown(results, bars, figures, notes, generated, REPORT_ASSETS)
+    write_text_atomic(md_path, markdown)
+    write_text_atomic(html_path, render_html(results, bars, figures, notes, colors, generated))
     log(f"report: {md_path} and {html_path}")
     return md_path, html_path

@@ -11,17 +11,15 @@ import csv
 import io
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
 
 from kolorize.errors import KolorizeError
 from kolorize.evaluate.metrics import EXTRA_KEYS, METRICS, MetricInfo
+from kolorize.rundir import METRICS_CSV, METRICS_JSON, write_text_atomic
 
 # 2: PSNR as the mean of per-image PSNR (the study's); FID through torch-fidelity's resize
 FORMAT = "kolorize-metrics/2"
-METRICS_JSON = "metrics.json"
-METRICS_CSV = "metrics.csv"
 GROUND_TRUTH = "Ground truth"
 
 
@@ -43,12 +41,6 @@ def _decode(obj: Any) -> Any:
     if isinstance(obj, list):
         return [_decode(v) for v in obj]
     return obj
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def csv_text(results: dict[str, Any]) -> str:
@@ -102,8 +94,8 @@ def write_results(out_dir: str | Path, results: dict[str, Any]) -> tuple[Path, P
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path, csv_path = out_dir / METRICS_JSON, out_dir / METRICS_CSV
     text = json.dumps(_encode({"format": FORMAT, **results}), indent=2, allow_nan=False)
-    _write_atomic(json_path, text + "\n")
-    _write_atomic(csv_path, csv_text(results))
+    write_text_atomic(json_path, text + "\n")
+    write_text_atomic(csv_path, csv_text(results))
     return json_path, csv_path
 
 

@@ -15,10 +15,9 @@ from torch import nn
 
 from kolorize.config import GeneratorConfig, from_dict
 from kolorize.errors import KolorizeError
-from kolorize.rundir import atomic_write
+from kolorize.rundir import GENERATOR, atomic_write
 
 FORMAT = "kolorize-generator/1"
-GENERATOR_FILE = "generator.safetensors"
 # The colorizer that ships inside the package (MODEL_CARD.md), used when no model is named.
 DEFAULT_MODEL = Path(__file__).resolve().parent / "colorizer.safetensors"
 # written by scripts/ship_model.py, checked by the tests
@@ -40,9 +39,9 @@ def resolve_generator_file(path: str | Path) -> Path:
     """A run directory or a weights file -> the weights file."""
     path = Path(path)
     if path.is_dir():
-        path = path / GENERATOR_FILE
+        path = path / GENERATOR
         if not path.is_file():
-            raise KolorizeError(f"{path.parent} holds no {GENERATOR_FILE} (has the run trained?)")
+            raise KolorizeError(f"{path.parent} holds no {GENERATOR} (has the run trained?)")
     elif path == DEFAULT_MODEL and not path.is_file():
         raise KolorizeError(
             f"this install of kolorize lacks its shipped model ({path}): reinstall it, or name "

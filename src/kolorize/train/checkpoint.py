@@ -12,9 +12,8 @@ from typing import Any
 import torch
 
 from kolorize.errors import KolorizeError
-from kolorize.rundir import atomic_write
+from kolorize.rundir import CHECKPOINTS, atomic_write
 
-CHECKPOINTS = "checkpoints"
 _NAME = re.compile(r"^ckpt-e(\d+)-s(\d+)\.pt$")
 
 

@@ -12,7 +12,7 @@ from PIL import Image
 from torchvision.utils import make_grid
 
 from kolorize.color import model_space_to_rgb, to_uint8
-from kolorize.rundir import atomic_write
+from kolorize.rundir import METRICS_LOG, TENSORBOARD, atomic_write
 
 
 class RunLog:
@@ -26,7 +26,7 @@ class RunLog:
         if self._tb is None and self.enabled:
             from torch.utils.tensorboard import SummaryWriter
 
-            self._tb = SummaryWriter(str(self.run_dir / "tb"))
+            self._tb = SummaryWriter(str(self.run_dir / TENSORBOARD))
         return self._tb
 
     def scalars(self, step: int, values: dict[str, float], prefix: str = "train") -> None:
@@ -37,7 +37,7 @@ class RunLog:
     def epoch(self, record: dict[str, Any]) -> None:
         if not self.enabled:
             return
-        with open(self.run_dir / "metrics.jsonl", "a") as f:
+        with open(self.run_dir / METRICS_LOG, "a") as f:
             f.write(json.dumps(record) + "\n")
         numbers = {k: v for k, v in record.items() if isinstance(v, (int, float))}
         self.scalars(record["step"], numbers, "epoch")
@@ -49,7 +49,7 @@ class RunLog:
         records = read_metrics(self.run_dir)
         kept = [r for r in records if r.get("epoch", 0) <= epoch]
         if self.enabled and len(kept) < len(records):
-            with atomic_write(self.run_dir / "metrics.jsonl") as tmp:
+            with atomic_write(self.run_dir / METRICS_LOG) as tmp:
                 tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
 
     def close(self) -> None:
@@ -58,7 +58,7 @@ class RunLog:
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
-    path = Path(run_dir) / "metrics.jsonl"
+    path = Path(run_dir) / METRICS_LOG
     if not path.is_file():
         return []
     records = []

@@ -26,9 +26,9 @@ from typing import Any
 
 from kolorize.config import RunConfig, apply_overrides, from_dict, load_config, load_yaml
 from kolorize.errors import KolorizeError
-from kolorize.models.files import GENERATOR_FILE
+from kolorize.rundir import CONFIG, GENERATOR, atomic_write, is_finished
 from kolorize.train.checkpoint import checkpoint_dir, latest_checkpoint, list_checkpoints
-from kolorize.train.trainer import CONFIG_FILE, is_finished, train
+from kolorize.train.trainer import train
 
 _RUN_KEYS = {"name", "config", "init_from", "continue_from", "extra_epochs", "set"}
 
@@ -97,7 +97,7 @@ def run_config(study: Study, run: StudyRun, out: Path, overrides: Mapping[str, A
     """The resolved config of one run of the study."""
     if run.continue_from is not None:
         parent = out / run.continue_from
-        saved = parent / CONFIG_FILE
+        saved = parent / CONFIG
         if not saved.is_file():
             raise KolorizeError(f"{run.name} continues {run.continue_from}, which has not run yet")
         base = from_dict(load_yaml(saved))
@@ -105,7 +105,7 @@ def run_config(study: Study, run: StudyRun, out: Path, overrides: Mapping[str, A
         return apply_overrides(cfg, run.overrides)
     cfg = load_config(run.config, {**study.overrides, **run.overrides, **overrides})
     if run.init_from is not None:
-        cfg = apply_overrides(cfg, {"train.init_from": str(out / run.init_from / GENERATOR_FILE)})
+        cfg = apply_overrides(cfg, {"train.init_from": str(out / run.init_from / GENERATOR)})
     return cfg
 
 
@@ -115,10 +115,8 @@ def _seed_continuation(parent: Path, run_dir: Path) -> None:
     if found is None:
         raise KolorizeError(f"{parent} has no checkpoint to continue from")
     target = checkpoint_dir(run_dir)
-    target.mkdir(parents=True, exist_ok=True)
-    tmp = target / f".{found[0].name}.tmp"
-    shutil.copyfile(found[0], tmp)
-    tmp.rename(target / found[0].name)
+    with atomic_write(target / found[0].name) as tmp:
+        shutil.copyfile(found[0], tmp)
 
 
 def default_parallel(device: str = "auto") -> int:
@@ -185,7 +183,7 @@ def run_study(
     done: set[str] = set()
     todo: list[StudyRun] = []
     for run in study.runs:
-        if run.continue_from is None or (out / run.continue_from / CONFIG_FILE).is_file():
+        if run.continue_from is None or (out / run.continue_from / CONFIG).is_file():
             cfg = run_config(study, run, out, overrides)
             if is_finished(out / run.name, cfg.train.epochs):
                 log(f"{run.name}: finished ({cfg.train.epochs} epochs), skipping")

@@ -4,10 +4,8 @@
     gan:       D step: 0.5 * (GAN(D(L, ab), real) + GAN(D(L, G(L)), fake))
                G step: GAN(D(L, G(L)), real) + lambda * L1(G(L), ab)    (pix2pix)
 
-A run directory holds config.yaml, run.json (progress), checkpoints/, metrics.jsonl,
-samples/epoch_NNN.png, tb/ and generator.safetensors (the weights for users, refreshed every
-epoch). Training resumes exactly from the newest checkpoint; raising train.epochs on a finished
-run and resuming continues it.
+What a run's folder holds is rundir.py's to say. Training resumes exactly from the newest
+checkpoint; raising train.epochs on a finished run and resuming continues it.
 """
 
 from __future__ import annotations
@@ -41,9 +39,17 @@ from kolorize.device import autocast, resolve_precision
 from kolorize.errors import KolorizeError
 from kolorize.locks import folder_lock
 from kolorize.models import build_discriminator, build_generator, input_multiple
-from kolorize.models.files import GENERATOR_FILE, load_weights, read_generator, save_generator
+from kolorize.models.files import load_weights, read_generator, save_generator
 from kolorize.progress import progress
-from kolorize.rundir import atomic_write, remove_stale_temps
+from kolorize.rundir import (
+    CONFIG,
+    GENERATOR,
+    RUN_STATE,
+    SAMPLES,
+    atomic_write,
+    remove_stale_temps,
+    sample_name,
+)
 from kolorize.train import distributed as ddp
 from kolorize.train.checkpoint import (
     latest_checkpoint,
@@ -55,9 +61,6 @@ from kolorize.train.checkpoint import (
 from kolorize.train.graphs import GraphedStep
 from kolorize.train.logs import RunLog, sample_grid, save_image_atomic
 
-RUN_FILE = "run.json"
-CONFIG_FILE = "config.yaml"
-
 
 class TrainingDiverged(KolorizeError):
     """A loss became NaN or infinite; the last good checkpoint is kept."""
@@ -67,19 +70,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def read_run_state(run_dir: str | Path) -> dict[str, Any]:
-    path = Path(run_dir) / RUN_FILE
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def is_finished(run_dir: str | Path, epochs: int | None = None) -> bool:
-    state = read_run_state(run_dir)
-    if not state or not (Path(run_dir) / GENERATOR_FILE).is_file():
-        return False
-    target = state.get("epochs") if epochs is None else epochs
-    return state.get("epoch", 0) >= target
 
 
 class _DiscriminatorPair(nn.Module):
@@ -474,7 +464,7 @@ class Trainer:
         t = self.cfg.train
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if self.dist.is_main:
-            with atomic_write(self.run_dir / CONFIG_FILE) as tmp:
+            with atomic_write(self.run_dir / CONFIG) as tmp:
                 tmp.write_text(self.cfg.to_yaml())
             self.logs.forget_epochs_after(self.epoch)  # logged by a run killed before its save
         if self.epoch >= t.epochs:
@@ -592,7 +582,7 @@ class Trainer:
                 out["val_l1"] = total / min(count, t.val_images)
             if first is not None and t.samples:
                 grid = sample_grid(*(x.float() for x in first))
-                save_image_atomic(grid, self.run_dir / "samples" / f"epoch_{self.epoch:03d}.png")
+                save_image_atomic(grid, self.run_dir / SAMPLES / sample_name(self.epoch))
         finally:
             self.G.train()
         return out
@@ -607,12 +597,12 @@ class Trainer:
             "data": str(self.data.root.resolve()),
             "world_size": self.dist.world_size,
         }
-        with atomic_write(self.run_dir / RUN_FILE) as tmp:
+        with atomic_write(self.run_dir / RUN_STATE) as tmp:
             tmp.write_text(json.dumps(state, indent=2) + "\n")
 
     def _export_generator(self) -> None:
         save_generator(
-            self.run_dir / GENERATOR_FILE, self.G, self.cfg.generator,
+            self.run_dir / GENERATOR, self.G, self.cfg.generator,
             image_size=self.data.size, epoch=self.epoch, phase=self.cfg.train.phase,
         )  # fmt: skip
 
@@ -627,7 +617,7 @@ class Trainer:
         from safetensors import safe_open
 
         try:
-            with safe_open(str(self.run_dir / GENERATOR_FILE), framework="pt") as f:
+            with safe_open(str(self.run_dir / GENERATOR), framework="pt") as f:
                 return json.loads((f.metadata() or {}).get("epoch", "null"))
         except Exception:  # missing or unreadable: either way it must be written
             return None
