@@ -38,8 +38,7 @@ from kolorize.color import (
     to_uint8,
     uint8_to_model_space_numpy,
 )
-from kolorize.data.images import ImageRejected, load_rgb, upright
-from kolorize.data.prepare import resize_photo
+from kolorize.data.images import ImageRejected, load_rgb, resize_photo, upright
 from kolorize.device import autocast, resolve_device, resolve_precision, time_precision
 
 

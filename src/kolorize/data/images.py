@@ -4,7 +4,8 @@ with a short reason that ends up in the skipped-files report.
 Converted: CMYK (through its ICC profile when it has one), palette, 16-bit, alpha (composited
 on white), EXIF orientation, non-sRGB ICC profiles. Rejected: empty, not an image, truncated,
 corrupt, too small, too large (decompression bombs). Grayscale detection lives here too, but
-the caller decides what to do with a grayscale photo (training skips it, colorizing wants it).
+the caller decides what to do with a grayscale photo (training skips it, colorizing wants it),
+and so does the resize to a model's square, shared by the dataset builder and inference.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import struct
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from PIL import Image, ImageCms, ImageFile, ImageOps, UnidentifiedImageError
@@ -30,6 +32,9 @@ GRAYSCALE_SPREAD = 12
 _ORIENTATION = 0x0112
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+# How a photo becomes a square: stretched whole (the study's choice) or centre-cropped.
+Fit = Literal["stretch", "crop"]
 
 
 class ImageRejected(Exception):
@@ -182,6 +187,14 @@ def load_rgb(
     img = _to_srgb_with_icc(img, conversions)
     img = _convert_mode(img, conversions)
     return LoadedImage(img, conversions, source_mode, (width, height))
+
+
+def resize_photo(img: Image.Image, size: int, fit: Fit) -> Image.Image:
+    """The square (size x size, bicubic) a photo is shown to a model as, in training data and
+    at inference alike."""
+    if fit == "crop":
+        return ImageOps.fit(img, (size, size), Image.Resampling.BICUBIC)
+    return img.resize((size, size), Image.Resampling.BICUBIC)
 
 
 def is_grayscale(rgb: np.ndarray, spread: int = GRAYSCALE_SPREAD) -> bool:
