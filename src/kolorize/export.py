@@ -34,16 +34,16 @@ def export_onnx(model: str | Path, out: str | Path, *, opset: int = OPSET) -> Pa
     """Write the generator of a run directory or weights file as ONNX, atomically."""
     import onnx
 
-    from kolorize.models import input_multiple
-    from kolorize.models.files import load_generator
+    from kolorize.models import input_multiple, round_to_multiple
+    from kolorize.models.files import load_generator, trained_size
 
     out = Path(out)
     if out.suffix.lower() != ".onnx":
         raise KolorizeError(f"the output file must end in .onnx, got {out}")
     net, cfg, meta = load_generator(model)
     multiple = input_multiple(net)
-    image_size = int(meta.get("image_size", 256))
-    side = -(-image_size // multiple) * multiple
+    image_size = trained_size(meta)
+    side = round_to_multiple(image_size, multiple, up=True)
     dummy = torch.zeros(2, 1, side, side)
     axes = {0: "batch", 2: "height", 3: "width"}
     with atomic_write(out) as tmp:

@@ -40,6 +40,7 @@ from kolorize.color import (
 )
 from kolorize.data.images import ImageRejected, load_rgb, resize_photo, upright
 from kolorize.device import autocast, resolve_device, resolve_precision, time_precision
+from kolorize.models import input_multiple, round_to_multiple
 
 
 class Predictor(Protocol):
@@ -119,7 +120,7 @@ class Colorizer:
         self._predict = predict
         self.multiple = multiple
         # The model's working size: the training size, rounded up to what the network accepts.
-        self.image_size = -(-image_size // multiple) * multiple
+        self.image_size = round_to_multiple(image_size, multiple, up=True)
         self.batch_size = batch_size
         self.description = description
         self._lock = threading.Lock()
@@ -147,11 +148,10 @@ class Colorizer:
 
             predict, image_size, multiple = load_onnx(path, device)
         else:
-            from kolorize.models import input_multiple
-            from kolorize.models.files import load_generator
+            from kolorize.models.files import load_generator, trained_size
 
             net, _, meta = load_generator(path)
-            image_size, multiple = int(meta.get("image_size", 256)), input_multiple(net)
+            image_size, multiple = trained_size(meta), input_multiple(net)
             predict = TorchPredictor(net, device, precision=precision, image_size=image_size)
         if render_size is not None:
             image_size = round_to_multiple(render_size, multiple)
@@ -212,11 +212,6 @@ class Colorizer:
     def _model_input(self, rgb: Image.Image, side: int) -> np.ndarray:
         small = np.asarray(resize_photo(rgb, side, "stretch"))
         return uint8_to_model_space_numpy(small[None])[:, :1]
-
-
-def round_to_multiple(size: int, multiple: int) -> int:
-    """The nearest positive multiple of `multiple` to `size`."""
-    return max(multiple, round(size / multiple) * multiple)
 
 
 def upright_rgb(image: Image.Image) -> Image.Image:
