@@ -21,8 +21,9 @@ from clihelp import run_cli
 from colorhelp import tiny_generator
 from conftest import real_photo_paths
 from kolorize.errors import KolorizeError
-from kolorize.export import OnnxPredictor, export_onnx
-from kolorize.inference import Colorizer, TorchPredictor
+from kolorize.export import export_onnx
+from kolorize.inference.backends import OnnxPredictor, TorchPredictor
+from kolorize.inference.colorizer import Colorizer
 from kolorize.models.files import load_generator
 
 

@@ -11,7 +11,7 @@ from skimage import data
 
 from clihelp import run_cli
 from colorhelp import tiny_generator
-from kolorize.inference import Colorizer
+from kolorize.inference.colorizer import Colorizer
 from kolorize.models import round_to_multiple
 
 
