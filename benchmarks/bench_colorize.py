@@ -105,9 +105,10 @@ def reference_colorize(net: torch.nn.Module, image: Image.Image) -> Image.Image:
 
 def one_variant(variant: str, weights: Path, onnx: Path, megapixels: float, repeats: int,
                 folder: int) -> dict:  # fmt: skip
-    from kolorize.colorize_files import colorize_files, find_inputs, plan
-    from kolorize.inference import Colorizer, TorchPredictor
+    from kolorize.inference.backends import TorchPredictor
+    from kolorize.inference.colorizer import Colorizer
     from kolorize.models.files import load_generator
+    from kolorize.photo_files import colorize_photos, find_inputs, plan
 
     if variant == "onnx":
         colorizer = Colorizer.load(onnx, "cpu")
@@ -135,7 +136,7 @@ def one_variant(variant: str, weights: Path, onnx: Path, megapixels: float, repe
             files = sorted((SHARED_DATA / "photos").glob("*.jpg"))[:folder]
             jobs = plan(find_inputs([str(f) for f in files]), Path(out), "png")
             start = time.perf_counter()
-            report = colorize_files(colorizer, jobs, log=lambda _m: None)
+            report = colorize_photos(colorizer, jobs, log=lambda _m: None)
             seconds = time.perf_counter() - start
         result["folder photos/s"] = round(len(report.done) / seconds, 2)
         result["folder mean MP"] = round(

@@ -86,7 +86,7 @@ def photo_path(colorizer, src: Path, dst: Path) -> int:
 
 
 def one(variant: str, size: str, frames: int, weights: Path, device: str) -> dict:
-    from kolorize.inference import Colorizer
+    from kolorize.inference.colorizer import Colorizer
 
     colorizer = Colorizer.load(weights, device, batch_size=8)
     with tempfile.TemporaryDirectory() as tmp:

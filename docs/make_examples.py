@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw
 
 from kolorize import Colorizer
 from kolorize.demo import sample_photo
-from kolorize.inference import grayscale
+from kolorize.inference.colorizer import grayscale
 
 ROW_HEIGHT = 300
 LABELS = ("gray input", "kolorize", "original")

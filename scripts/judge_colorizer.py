@@ -20,7 +20,7 @@ import torch
 
 from kolorize.data.cache import ImageCache
 from kolorize.evaluate.colorfulness import colorfulness
-from kolorize.evaluate.colorize import colorize_batch, grayscale_batch, to_nchw
+from kolorize.inference.batch import colorize_batch, grayscale_batch, to_nchw
 from kolorize.models.files import DEFAULT_MODEL, load_generator
 
 

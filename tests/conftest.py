@@ -63,7 +63,7 @@ def photo_dir(tmp_path: Path) -> Path:
 def colorizer(tmp_path_factory: pytest.TempPathFactory):
     """A Colorizer around a tiny random generator trained at 32 px."""
     from colorhelp import tiny_generator
-    from kolorize.inference import Colorizer
+    from kolorize.inference.colorizer import Colorizer
 
     path = tiny_generator(tmp_path_factory.mktemp("model") / "generator.safetensors")
     return Colorizer.load(path, device="cpu")

@@ -19,8 +19,8 @@ from badfiles import make_all
 from clihelp import run_cli
 from colorhelp import lightness, tiny_generator
 from conftest import real_photo_paths
-from kolorize.colorize_files import find_inputs, plan
 from kolorize.errors import KolorizeError
+from kolorize.photo_files import find_inputs, plan
 
 
 @pytest.fixture(scope="module")

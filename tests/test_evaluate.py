@@ -16,7 +16,7 @@ from kolorize.errors import KolorizeError
 from kolorize.evaluate import evaluate_runs
 from kolorize.evaluate import metrics as M
 from kolorize.evaluate.backbones import Backbones, write_random_weights
-from kolorize.evaluate.colorize import colorize_batch, to_nchw
+from kolorize.inference.batch import colorize_batch, to_nchw
 from kolorize.models.files import load_generator
 from kolorize.weights import WEIGHTS
 
@@ -78,7 +78,7 @@ def test_ground_truth_row_and_one_inception_pass_per_image_set(runs, tiny_datase
 
 
 def test_generators_run_in_fp32_unless_bf16_is_asked(runs, tiny_dataset, monkeypatch):
-    import kolorize.evaluate.colorize as colorize_module
+    import kolorize.inference.batch as colorize_module
 
     asked: list[str] = []
     original = colorize_module.autocast

@@ -21,8 +21,9 @@ from clihelp import run_cli
 from colorhelp import tiny_generator
 from conftest import real_photo_paths
 from kolorize.errors import KolorizeError
-from kolorize.export import OnnxPredictor, export_onnx
-from kolorize.inference import Colorizer, TorchPredictor
+from kolorize.export import export_onnx
+from kolorize.inference.backends import OnnxPredictor, TorchPredictor
+from kolorize.inference.colorizer import Colorizer
 from kolorize.models.files import load_generator
 
 
@@ -65,7 +66,8 @@ def test_raw_predictions_agree_for_any_batch_and_size(
     models: dict[str, tuple[Path, Path]], arch: str, shapes: list[tuple[int, int, int]]
 ) -> None:
     weights, exported = models[arch]
-    torch_predict = TorchPredictor(load_generator(weights)[0], "cpu")
+    # fp32: `auto` may measure bf16 faster on a busy CPU, and bf16 is not what this compares
+    torch_predict = TorchPredictor(load_generator(weights)[0], "cpu", precision="fp32")
     onnx_predict = OnnxPredictor(exported, "cpu")
     rng = np.random.default_rng(0)
     for n, h, w in shapes:
@@ -80,7 +82,7 @@ def test_photos_agree(models: dict[str, tuple[Path, Path]], arch: str) -> None:
     weights, exported = models[arch]
     photos = [Image.open(p) for p in real_photo_paths(3)]
     photos[1] = photos[1].convert("L").crop((0, 0, 201, 133))
-    from_torch = Colorizer.load(weights, "cpu").colorize_batch(photos)
+    from_torch = Colorizer.load(weights, "cpu", precision="fp32").colorize_batch(photos)
     onnx_colorizer = Colorizer.load(exported, "cpu")
     assert onnx_colorizer.image_size == (32 if arch == "unet" else 48)
     assert "onnxruntime" in onnx_colorizer.description

@@ -20,7 +20,7 @@ from PIL import Image, ImageCms
 from colorhelp import live_server
 from conftest import real_photo_paths
 from kolorize.data.images import ImageRejected, load_rgb
-from kolorize.inference import Colorizer
+from kolorize.inference.colorizer import Colorizer
 from kolorize.serve import create_app
 
 LOADER_CASES = 400

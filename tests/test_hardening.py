@@ -28,10 +28,11 @@ from safetensors.torch import save_file
 from clihelp import run_cli
 from colorhelp import free_port, tiny_generator
 from conftest import real_photo_paths
+from kolorize.data.images import upright_rgb
 from kolorize.data.prepare import PrepareRequest, prepare
 from kolorize.data.sources import folder_candidates
 from kolorize.errors import KolorizeError
-from kolorize.inference import Colorizer, grayscale, upright_rgb
+from kolorize.inference.colorizer import Colorizer, grayscale
 from kolorize.locks import folder_lock, lock_path
 from kolorize.train.trainer import train
 

@@ -29,7 +29,8 @@ from kolorize.color import (
     uint8_to_model_space_numpy,
 )
 from kolorize.errors import KolorizeError
-from kolorize.inference import Colorizer, grayscale, recombine, side_by_side
+from kolorize.inference.colorizer import Colorizer, grayscale, side_by_side
+from kolorize.inference.recombine import recombine
 
 L_TOLERANCE = 0.5
 
@@ -95,12 +96,12 @@ def test_recombine_matches_plain_torch_for_in_gamut_colours(photo: Image.Image) 
 
 
 def test_row_chunks_leave_no_seams(photo: Image.Image, monkeypatch: pytest.MonkeyPatch) -> None:
-    import kolorize.inference as inference
+    import kolorize.inference.recombine as recombine_module
 
     rgb = np.asarray(photo)
     ab = np.random.default_rng(2).uniform(-1, 1, (2, 8, 8)).astype(np.float32)
     whole = recombine(rgb, ab)
-    monkeypatch.setattr(inference, "CHUNK_PIXELS", rgb.shape[1] * 7 + 3)  # 7 rows a chunk
+    monkeypatch.setattr(recombine_module, "CHUNK_PIXELS", rgb.shape[1] * 7 + 3)  # 7 rows a chunk
     np.testing.assert_array_equal(recombine(rgb, ab), whole)
 
 
@@ -196,7 +197,7 @@ def test_import_kolorize_stays_light_and_exports_colorizer() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "kolorize.inference"
+    assert proc.stdout.strip() == "kolorize.inference.colorizer"
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

@@ -11,7 +11,8 @@ from skimage import data
 
 from clihelp import run_cli
 from colorhelp import tiny_generator
-from kolorize.inference import Colorizer, round_to_multiple
+from kolorize.inference.colorizer import Colorizer
+from kolorize.models import round_to_multiple
 
 
 class Recorder:

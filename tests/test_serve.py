@@ -18,7 +18,7 @@ from badfiles import make_all
 from clihelp import run_cli
 from colorhelp import live_server
 from conftest import real_photo_paths
-from kolorize.inference import Colorizer
+from kolorize.inference.colorizer import Colorizer
 from kolorize.serve import create_app
 from kolorize.serve.app import STATIC
 

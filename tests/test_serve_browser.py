@@ -13,7 +13,7 @@ from PIL import Image, ImageOps
 
 from colorhelp import live_server, tiny_generator
 from conftest import real_photo_paths
-from kolorize.inference import Colorizer
+from kolorize.inference.colorizer import Colorizer
 from kolorize.serve import create_app
 
 CHROMIUM = "/usr/bin/chromium"

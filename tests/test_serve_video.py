@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("av")
 
 from colorhelp import live_server
-from kolorize.inference import Colorizer
+from kolorize.inference.colorizer import Colorizer
 from kolorize.serve import create_app
 from videohelp import audio_packets, panned, read_frames, write_clip
 

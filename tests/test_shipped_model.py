@@ -11,7 +11,7 @@ from PIL import Image
 
 from clihelp import run_cli
 from kolorize.evaluate.colorfulness import colorfulness
-from kolorize.inference import Colorizer
+from kolorize.inference.colorizer import Colorizer
 from kolorize.models.files import DEFAULT_MODEL, DEFAULT_MODEL_SHA256, read_generator
 
 

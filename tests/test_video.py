@@ -18,7 +18,7 @@ av = pytest.importorskip("av")
 
 from clihelp import run_cli  # noqa: E402
 from colorhelp import lightness  # noqa: E402
-from kolorize.inference import Colorizer  # noqa: E402
+from kolorize.inference.colorizer import Colorizer  # noqa: E402
 from kolorize.temporal import DEFAULT_STRENGTH, TemporalSmoother, flicker  # noqa: E402
 from kolorize.video import VideoError, colorize_video, probe  # noqa: E402
 from videohelp import (  # noqa: E402

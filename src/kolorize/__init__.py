@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from kolorize.inference import Colorizer
+    from kolorize.inference.colorizer import Colorizer
 
 __all__ = ["Colorizer", "__version__"]
 
@@ -15,7 +15,7 @@ __all__ = ["Colorizer", "__version__"]
 def __getattr__(name: str) -> Any:
     # `import kolorize` stays light (no torch); `from kolorize import Colorizer` loads it.
     if name == "Colorizer":
-        from kolorize.inference import Colorizer
+        from kolorize.inference.colorizer import Colorizer
 
         return Colorizer
     raise AttributeError(f"module 'kolorize' has no attribute {name!r}")

@@ -449,17 +449,17 @@ def colorize_command(
     is named on stderr, the others are done); 2 a usage error (bad model, path or option,
     an output that would overwrite an input); 130 interrupted.
     """
-    from kolorize.colorize_files import colorize_files, find_inputs, format_name
+    from kolorize.photo_files import colorize_photos, find_inputs, format_name
     from kolorize.video_files import colorize_videos, is_photo_or_video, plan_media
 
     found = find_inputs(inputs, skip_under=out, accept=is_photo_or_video)
     jobs, video_jobs = plan_media(found, out, format_name(fmt))
-    from kolorize.inference import Colorizer  # torch: only once the plan is known to be good
+    from kolorize.inference.colorizer import Colorizer  # torch: once the plan is known good
 
     colorizer = Colorizer.load(
         model, device, batch_size=batch_size, precision=precision, render_size=render_size
     )
-    report = colorize_files(colorizer, jobs, compare=side_by_side, quality=quality, log=_echo)
+    report = colorize_photos(colorizer, jobs, compare=side_by_side, quality=quality, log=_echo)
     if jobs:
         where = jobs[0].target if len(jobs) == 1 and not video_jobs else out
         stopped = " before it was interrupted" if report.interrupted else ""

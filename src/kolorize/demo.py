@@ -101,15 +101,12 @@ def run_demo(
 def colorize_with_shipped_model(photos: Path, out: Path) -> Path:
     """Every photo of `photos` colorized by the packaged model, as gray | colour sheets."""
     from kolorize.data.images import is_image_path
-    from kolorize.inference import Colorizer, grayscale
+    from kolorize.inference.colorizer import Colorizer, grayscale, side_by_side
 
     out.mkdir(parents=True, exist_ok=True)
     colorizer = Colorizer.load()
     for path in sorted(p for p in photos.iterdir() if is_image_path(p)):
         photo = Image.open(path)
-        colour = colorizer.colorize(photo)
-        sheet = Image.new("RGB", (colour.width * 2, colour.height), "white")
-        sheet.paste(grayscale(photo).convert("RGB"), (0, 0))
-        sheet.paste(colour, (colour.width, 0))
+        sheet = side_by_side(grayscale(photo), colorizer.colorize(photo), gap=0)
         sheet.save(out / f"{path.stem}.jpg", quality=90)
     return out

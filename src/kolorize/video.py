@@ -35,7 +35,7 @@ from kolorize.rundir import atomic_write
 from kolorize.temporal import DEFAULT_STRENGTH, TemporalSmoother
 
 if TYPE_CHECKING:
-    from kolorize.inference import Colorizer
+    from kolorize.inference.colorizer import Colorizer
 
 VIDEO_EXTENSIONS = frozenset(
     {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".ogv", ".wmv"}
@@ -187,7 +187,7 @@ def _transcode(
 
 
 def _recombined(rgb: np.ndarray, ab: np.ndarray) -> np.ndarray:
-    from kolorize.inference import recombine
+    from kolorize.inference.recombine import recombine
 
     return recombine(rgb, ab)
 

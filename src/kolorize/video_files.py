@@ -11,9 +11,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from kolorize.colorize_files import Job, Report, plan
 from kolorize.data.images import IMAGE_EXTENSIONS, is_image_path
 from kolorize.errors import KolorizeError
+from kolorize.photo_files import Job, Report, plan
 from kolorize.video import VideoError, colorize_video, is_video_path, require_av
 
 
@@ -68,7 +68,7 @@ def plan_videos(
 
 
 def colorize_videos(
-    colorizer,  # kolorize.inference.Colorizer
+    colorizer,  # kolorize.inference.colorizer.Colorizer
     jobs: Sequence[VideoJob],
     *,
     temporal: float,

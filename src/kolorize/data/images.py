@@ -1,10 +1,11 @@
-"""Opening real-world image files: every odd kind is either converted to plain sRGB or rejected
-with a short reason that ends up in the skipped-files report.
+"""Opening real-world image files (and PIL images handed to the API): every odd kind is either
+converted to plain sRGB or rejected with a short reason that ends up in the skipped-files report.
 
 Converted: CMYK (through its ICC profile when it has one), palette, 16-bit, alpha (composited
 on white), EXIF orientation, non-sRGB ICC profiles. Rejected: empty, not an image, truncated,
 corrupt, too small, too large (decompression bombs). Grayscale detection lives here too, but
-the caller decides what to do with a grayscale photo (training skips it, colorizing wants it).
+the caller decides what to do with a grayscale photo (training skips it, colorizing wants it),
+and so does the resize to a model's square, shared by the dataset builder and inference.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import struct
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from PIL import Image, ImageCms, ImageFile, ImageOps, UnidentifiedImageError
@@ -29,7 +31,15 @@ DEFAULT_MIN_SIDE = 64
 GRAYSCALE_SPREAD = 12
 _ORIENTATION = 0x0112
 
+# Modes of images handed to upright_rgb that need no round trip through load_rgb.
+_FAST_MODES = {"RGB", "L"}
+# Modes TIFF cannot hold, and the nearest ones it can (Pillow converts between them exactly).
+_NOT_IN_TIFF = {"HSV": "RGB", "La": "LA", "RGBa": "RGBA"}
+
 ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+# How a photo becomes a square: stretched whole (the study's choice) or centre-cropped.
+Fit = Literal["stretch", "crop"]
 
 
 class ImageRejected(Exception):
@@ -56,15 +66,22 @@ class LoadedImage:
 _SRGB = ImageCms.createProfile("sRGB")
 
 
+def _describes_srgb(icc: bytes) -> bool:
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        return "srgb" in (ImageCms.getProfileDescription(profile) or "").lower()
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return True  # a broken profile: its values are taken to be sRGB
+
+
 def _to_srgb_with_icc(img: Image.Image, conversions: list[str]) -> Image.Image:
     icc = img.info.get("icc_profile")
     if not icc or img.mode not in {"RGB", "CMYK"}:
         return img
+    if img.mode == "RGB" and _describes_srgb(icc):
+        return img
     try:
         src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        desc = (ImageCms.getProfileDescription(src) or "").strip().lower()
-        if img.mode == "RGB" and "srgb" in desc:
-            return img
         out = ImageCms.profileToProfile(img, src, _SRGB, outputMode="RGB")
     except (ImageCms.PyCMSError, OSError, ValueError):
         return img  # a broken profile: fall back to treating the values as sRGB
@@ -132,6 +149,23 @@ def upright(img: Image.Image) -> tuple[Image.Image, int]:
         return img, 1
 
 
+def upright_rgb(image: Image.Image) -> Image.Image:
+    """Any PIL image -> upright 8-bit sRGB. Odd modes (CMYK, 16-bit, alpha, palette, HSV) and
+    non-sRGB ICC profiles go through `load_rgb`, so they convert exactly as files do. An image
+    with no pixels raises ImageRejected."""
+    if 0 in image.size:
+        raise ImageRejected("too small", f"{image.width}x{image.height} pixels")
+    icc = image.info.get("icc_profile")
+    image, _ = upright(image)
+    if image.mode in _FAST_MODES and (not icc or _describes_srgb(icc)):
+        return image if image.mode == "RGB" else image.convert("RGB")
+    if image.mode in _NOT_IN_TIFF:
+        image = image.convert(_NOT_IN_TIFF[image.mode])
+    buf = io.BytesIO()
+    image.save(buf, "TIFF", icc_profile=icc)
+    return load_rgb(buf.getvalue(), min_side=1).image
+
+
 def load_rgb(
     source: bytes | str | Path,
     *,
@@ -182,6 +216,14 @@ def load_rgb(
     img = _to_srgb_with_icc(img, conversions)
     img = _convert_mode(img, conversions)
     return LoadedImage(img, conversions, source_mode, (width, height))
+
+
+def resize_photo(img: Image.Image, size: int, fit: Fit) -> Image.Image:
+    """The square (size x size, bicubic) a photo is shown to a model as, in training data and
+    at inference alike."""
+    if fit == "crop":
+        return ImageOps.fit(img, (size, size), Image.Resampling.BICUBIC)
+    return img.resize((size, size), Image.Resampling.BICUBIC)
 
 
 def is_grayscale(rgb: np.ndarray, spread: int = GRAYSCALE_SPREAD) -> bool:

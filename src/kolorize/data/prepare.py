@@ -17,19 +17,23 @@ from collections.abc import Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps
 
 from kolorize.data.cache import FORMAT, INFO, CacheWriter, ManifestRow, cache_writer, read_info
-from kolorize.data.images import DEFAULT_MIN_SIDE, ImageRejected, is_grayscale, load_rgb
+from kolorize.data.images import (
+    DEFAULT_MIN_SIDE,
+    Fit,
+    ImageRejected,
+    is_grayscale,
+    load_rgb,
+    resize_photo,
+)
 from kolorize.data.sources import Candidate, describe_sources
 from kolorize.errors import KolorizeError
 from kolorize.locks import folder_lock
 from kolorize.progress import progress
-
-Fit = Literal["stretch", "crop"]
 
 
 @dataclass(frozen=True)
@@ -68,12 +72,6 @@ class Outcome:
     conversions: tuple[str, ...] = ()
     reason: str = ""
     detail: str = ""
-
-
-def resize_photo(img: Image.Image, size: int, fit: Fit) -> Image.Image:
-    if fit == "crop":
-        return ImageOps.fit(img, (size, size), Image.Resampling.BICUBIC)
-    return img.resize((size, size), Image.Resampling.BICUBIC)
 
 
 def _process(args: tuple[Candidate, PrepareRequest]) -> Outcome:
@@ -268,4 +266,4 @@ def _prepare_locked(
     return read_info(out)
 
 
-__all__ = ["FORMAT", "PrepareRequest", "prepare", "resize_photo"]
+__all__ = ["FORMAT", "PrepareRequest", "prepare"]

@@ -25,13 +25,8 @@ from kolorize.device import resolve_device, resolve_precision
 from kolorize.errors import KolorizeError
 from kolorize.evaluate import metrics as M
 from kolorize.evaluate.backbones import Backbones, load_backbones
-from kolorize.evaluate.colorize import (
-    check_size,
-    colorize_batch,
-    ready_generator,
-    to_nchw,
-)
 from kolorize.evaluate.results import GROUND_TRUTH, format_value, write_results
+from kolorize.inference.batch import check_size, colorize_batch, ready_generator, to_nchw
 from kolorize.models.files import load_generator, resolve_generator_file
 from kolorize.progress import progress
 from kolorize.rundir import COLORIZED, GENERATOR, atomic_folder, is_run_dir

@@ -58,3 +58,11 @@ def build_discriminator(cfg: DiscriminatorConfig) -> nn.Module:
 def input_multiple(generator: nn.Module) -> int:
     """Input sides the generator accepts must be multiples of this."""
     return int(getattr(generator, "multiple", 1))
+
+
+def round_to_multiple(size: int, multiple: int, *, up: bool = False) -> int:
+    """A side the generator accepts: the nearest positive multiple of `multiple` to `size`, or
+    with `up` the smallest one not below it (a training size is never shrunk)."""
+    if up:
+        return -(-size // multiple) * multiple
+    return max(multiple, round(size / multiple) * multiple)

@@ -22,6 +22,8 @@ FORMAT = "kolorize-generator/1"
 DEFAULT_MODEL = Path(__file__).resolve().parent / "colorizer.safetensors"
 # written by scripts/ship_model.py, checked by the tests
 DEFAULT_MODEL_SHA256 = "816669ac21374f19da4dce7cd63d48a5213ba7f413e98a9aed229de65b2ffb0d"
+# The training size of a weights file that does not record one: the study's.
+DEFAULT_IMAGE_SIZE = 256
 
 
 def save_generator(path: str | Path, net: nn.Module, cfg: GeneratorConfig, **meta: Any) -> Path:
@@ -72,10 +74,15 @@ def read_generator(
         extra = {k: json.loads(v) for k, v in metadata.items() if k not in ("format", "generator")}
     except (json.JSONDecodeError, TypeError, AttributeError, KolorizeError) as e:
         raise KolorizeError(f"{path} has damaged metadata: {e}") from None
-    size = extra.get("image_size", 256)
+    size = extra.get("image_size", DEFAULT_IMAGE_SIZE)
     if not (isinstance(size, int) and 1 <= size <= 1 << 16):
         raise KolorizeError(f"{path} has damaged metadata: image_size {size!r}")
     return tensors, cfg, extra
+
+
+def trained_size(meta: dict[str, Any]) -> int:
+    """The image size a generator was trained at, from its metadata (`read_generator`'s)."""
+    return int(meta.get("image_size", DEFAULT_IMAGE_SIZE))
 
 
 def load_weights(net: nn.Module, tensors: dict[str, torch.Tensor], source: str | Path) -> None:

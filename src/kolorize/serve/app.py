@@ -29,9 +29,9 @@ from fastapi import FastAPI, File, HTTPException, Query, UploadFile
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from kolorize.colorize_files import check_fits_format
 from kolorize.data.images import ImageRejected, load_rgb
 from kolorize.errors import KolorizeError
+from kolorize.photo_files import check_fits_format
 from kolorize.serve.guard import (
     LOCAL_HOSTS,
     BusyLimit,
@@ -88,7 +88,7 @@ def _rejection(e: ImageRejected, max_pixels: int) -> HTTPException:
 
 
 def create_app(
-    colorizer: Any,  # kolorize.inference.Colorizer
+    colorizer: Any,  # kolorize.inference.colorizer.Colorizer
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_pixels: int = DEFAULT_MAX_PIXELS,
@@ -245,7 +245,7 @@ def serve(
             f"can use this page (it answers to {', '.join(hosts)}; add names with "
             "--allow-host). See 'Exposing the web page' in the README."
         )
-    from kolorize.inference import Colorizer
+    from kolorize.inference.colorizer import Colorizer
 
     colorizer = Colorizer.load(model, device, precision=precision)
     app = create_app(

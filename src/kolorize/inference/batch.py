@@ -1,4 +1,6 @@
-"""Colorizing for evaluation: batches of model-size uint8 RGB images in, uint8 RGB out.
+"""Colorizing tensor batches for evaluation and the report: uint8 RGB images already at the
+model's size in (N, 3, S, S), uint8 RGB out; no resizing, no recombination (`Colorizer` does
+those for photos of any size).
 
 Inference mode: `model.eval()` by default (BatchNorm uses its running statistics and dropout
 is off, so an image's colorization does not depend on the rest of its batch and is

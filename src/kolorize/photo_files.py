@@ -1,4 +1,5 @@
-"""`kolorize colorize`: photos on disk -> colorized photos on disk.
+"""`kolorize colorize` for photos: photos on disk -> colorized photos on disk (`video_files`
+does the videos among the inputs).
 
 Inputs are files, folders (searched recursively) and glob patterns. Each photo is written once,
 atomically, under the output folder (keeping a folder's sub-folder layout) or to the one output
@@ -234,8 +235,8 @@ def _colorize_each(colorizer, images: list[Image.Image]) -> list[Image.Image | E
     return out
 
 
-def colorize_files(
-    colorizer,  # kolorize.inference.Colorizer (untyped here to keep torch out of this import)
+def colorize_photos(
+    colorizer,  # kolorize.inference.colorizer.Colorizer (untyped: keeps torch out of this import)
     jobs: Sequence[Job],
     *,
     compare: bool = False,
@@ -244,7 +245,7 @@ def colorize_files(
 ) -> Report:
     """Colorize every job's photo, a model batch at a time, decoding the next batch in a
     background thread. `compare` writes gray (or the colour original) | colorized."""
-    from kolorize.inference import grayscale, side_by_side
+    from kolorize.inference.colorizer import grayscale, side_by_side
 
     report = Report()
     size = colorizer.batch_size
@@ -309,7 +310,7 @@ __all__ = [
     "Job",
     "Report",
     "check_fits_format",
-    "colorize_files",
+    "colorize_photos",
     "find_inputs",
     "format_name",
     "plan",
