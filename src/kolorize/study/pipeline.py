@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from kolorize.rundir import GENERATOR, METRICS_JSON, REPORT_HTML, REPORT_MD
-from kolorize.train.study import load_study, run_study
+from kolorize.study.runs import load_study, run_study
 
 
 def _mtime(path: Path) -> float:
