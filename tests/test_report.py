@@ -14,9 +14,10 @@ from clihelp import run_cli
 from conftest import BW
 from evalhelp import SmallInception, train_tiny_runs
 from kolorize.errors import KolorizeError
-from kolorize.evaluate import evaluate_runs, write_report
+from kolorize.evaluate import evaluate_runs
 from kolorize.evaluate.backbones import Backbones, build_lpips, write_random_weights
 from kolorize.evaluate.results import read_results
+from kolorize.report import write_report
 
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -360,7 +360,7 @@ def report_command(
     bw: BwOpt = None,
 ) -> None:
     """Write REPORT.md and a self-contained report.html: table, charts, curves, image grids."""
-    from kolorize.evaluate import write_report
+    from kolorize.report import write_report
 
     write_report(study_dir, bw_dir=bw, log=_echo)
 

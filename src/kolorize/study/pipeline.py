@@ -48,7 +48,8 @@ def run_full_study(
     log: Callable[[str], None] = print,
 ) -> Path | None:
     """Train, evaluate and report; returns the report.html path (None without evaluation)."""
-    from kolorize.evaluate import evaluate_runs, write_report
+    from kolorize.evaluate import evaluate_runs
+    from kolorize.report import write_report
 
     out = Path(out)
     run_dirs = run_study(

@@ -21,9 +21,9 @@ from kolorize.data.cache import ImageCache
 from kolorize.data.images import ImageRejected, is_image_path, load_rgb
 from kolorize.errors import KolorizeError
 from kolorize.evaluate.colorize import colorize_batch, grayscale_batch, ready_generator, to_nchw
-from kolorize.evaluate.plots import image_grid
 from kolorize.inference import Colorizer
 from kolorize.models.files import load_generator
+from kolorize.report.plots import image_grid
 from kolorize.rundir import GENERATOR
 
 GRID_IMAGES = 6

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kolorize.evaluate.content import (
+from kolorize.evaluate.metrics import METRICS, PER_IMAGE_KEYS
+from kolorize.report.content import (
     DISTRIBUTION_NOTE,
     Figure,
     ResultsTable,
@@ -14,7 +15,6 @@ from kolorize.evaluate.content import (
     summary_sentence,
     uncharted,
 )
-from kolorize.evaluate.metrics import METRICS, PER_IMAGE_KEYS
 
 
 def render_markdown(

@@ -7,7 +7,9 @@ import base64
 import html
 from typing import Any
 
-from kolorize.evaluate.content import (
+from kolorize.evaluate.metrics import METRICS, PER_IMAGE_KEYS
+from kolorize.evaluate.results import format_value
+from kolorize.report.content import (
     DISTRIBUTION_NOTE,
     Figure,
     ResultsTable,
@@ -17,8 +19,6 @@ from kolorize.evaluate.content import (
     summary_sentence,
     uncharted,
 )
-from kolorize.evaluate.metrics import METRICS, PER_IMAGE_KEYS
-from kolorize.evaluate.results import format_value
 
 HEADLINE = {"higher": "Highest", "lower": "Lowest", "closer": "Closest to the real photos:"}
 

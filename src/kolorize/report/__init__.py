@@ -2,6 +2,10 @@
 `kolorize evaluate` wrote (STUDY_DIR/metrics.json) and the run directories: the results
 table, a bar chart per metric, training curves, image grids and, given a folder, a few real
 black-and-white photos colorized by every model.
+
+The words and cells both formats share are in content.py; markdown.py and html.py lay them
+out, plots.py and gallery.py draw the pictures. Nothing here computes a score: the numbers
+come from kolorize.evaluate.
 """
 
 from __future__ import annotations
@@ -12,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from kolorize.errors import KolorizeError
-from kolorize.evaluate import gallery, plots
-from kolorize.evaluate.content import Figure
-from kolorize.evaluate.html_page import render_html
-from kolorize.evaluate.markdown import render_markdown
 from kolorize.evaluate.metrics import METRICS
 from kolorize.evaluate.results import best_model, read_results
+from kolorize.report import gallery, plots
+from kolorize.report.content import Figure
+from kolorize.report.html import render_html
+from kolorize.report.markdown import render_markdown
 from kolorize.rundir import (
     REPORT_ASSETS,
     REPORT_HTML,
