@@ -31,7 +31,7 @@ from kolorize.evaluate.colorize import (
     ready_generator,
     to_nchw,
 )
-from kolorize.evaluate.results import GROUND_TRUTH, format_value, write_results
+from kolorize.evaluate.results import GROUND_TRUTH, write_results
 from kolorize.models.files import load_generator, resolve_generator_file
 from kolorize.progress import progress
 from kolorize.rundir import COLORIZED, GENERATOR, atomic_folder, is_run_dir
@@ -294,7 +294,7 @@ def evaluate_runs(
 
 def _summary_line(name: str, values: dict[str, float | None], n: int) -> str:
     shown = ", ".join(
-        f"{m.label} {format_value(m.key, values[m.key])}"
+        f"{m.label} {m.format(values[m.key])}"
         + (f" (n={n})" if m.key == "fid" and values["fid"] is not None else "")
         for m in M.METRICS
     )

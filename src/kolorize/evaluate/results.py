@@ -127,14 +127,3 @@ def best_model(results: dict[str, Any], metric: MetricInfo) -> str | None:
         return min(scored, key=lambda nv: abs(nv[1] - target))[0]
     sign = 1 if metric.better == "higher" else -1
     return max(scored, key=lambda nv: sign * nv[1])[0]
-
-
-def format_value(key: str, value: float | None) -> str:
-    if value is None:
-        return "n/a"
-    if math.isinf(value):
-        return "∞" if value > 0 else "-∞"
-    digits = {"psnr": 2, "ssim": 4, "lpips": 4, "fid": 2, "is": 3, "colorfulness": 2, "kid": 5}
-    text = f"{value:.{digits.get(key, 4)}f}"
-    # FID/KID of a set against itself come out as -1e-7 or so: that is zero, not "-0.00"
-    return text[1:] if text.startswith("-") and float(text) == 0 else text

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kolorize.evaluate.metrics import FID_FULL_RANK, METRICS, MetricInfo
-from kolorize.evaluate.results import best_model, format_value, missing_by_reason
+from kolorize.evaluate.results import best_model, missing_by_reason
 
 SPREAD = {"kid": "kid_std", "is": "is_std"}
 DISTRIBUTION_NOTE = (
@@ -61,9 +61,9 @@ class ResultsTable:
             return ("n/a" + (f" [{mark}]" if mark else ""), "", False)
         spread_key = SPREAD.get(metric.key)
         spread = row["spread"].get(spread_key) if spread_key else None
-        spread_text = f"± {format_value(metric.key, spread)}" if spread is not None else ""
+        spread_text = f"± {metric.format(spread)}" if spread is not None else ""
         best = not row["reference"] and self.best[metric.key] == row["name"]
-        return format_value(metric.key, value), spread_text, best
+        return metric.format(value), spread_text, best
 
 
 def distribution_parts(row: dict[str, Any], metric: MetricInfo) -> tuple[str, str]:
@@ -71,10 +71,9 @@ def distribution_parts(row: dict[str, Any], metric: MetricInfo) -> tuple[str, st
     d = row["per_image"].get(metric.key)
     if d is None:
         return "n/a", ""
-    f = format_value
-    return f(metric.key, d["mean"]), (
-        f"median {f(metric.key, d['median'])}; 95% CI "
-        f"{f(metric.key, d['ci95_low'])} – {f(metric.key, d['ci95_high'])}"
+    f = metric.format
+    return f(d["mean"]), (
+        f"median {f(d['median'])}; 95% CI {f(d['ci95_low'])} – {f(d['ci95_high'])}"
     )
 
 

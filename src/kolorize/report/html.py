@@ -8,7 +8,6 @@ import html
 from typing import Any
 
 from kolorize.evaluate.metrics import METRICS, PER_IMAGE_KEYS
-from kolorize.evaluate.results import format_value
 from kolorize.report.content import (
     DISTRIBUTION_NOTE,
     Figure,
@@ -83,10 +82,10 @@ def _cards(results: dict[str, Any], table: ResultsTable) -> str:
         if name is None:
             continue
         row = next(r for r in results["rows"] if r["name"] == name)
-        value = format_value(metric.key, row["values"][metric.key])
+        value = metric.format(row["values"][metric.key])
         extra = ""
         if metric.better == "closer":
-            extra = f" (real {format_value(metric.key, reference['values'][metric.key])})"
+            extra = f" (real {metric.format(reference['values'][metric.key])})"
         out.append(
             f'<div class="card"><div class="k">{html.escape(HEADLINE[metric.better])} '
             f'{html.escape(metric.label)}</div><div class="v">{html.escape(name)}</div>'
