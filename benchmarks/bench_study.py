@@ -35,7 +35,7 @@ FULL_TRAIN, FULL_VAL = 8000, 2000
 def scaled_study(study: Path, scale: float, folder: Path) -> tuple[Path, int]:
     """A copy of the study file with every run's epochs scaled; returns it and its epochs."""
     from kolorize.config import load_config
-    from kolorize.train.study import load_study
+    from kolorize.study import load_study
 
     data = yaml.safe_load(study.read_text())
     epochs: dict[str, int] = {}
@@ -92,8 +92,7 @@ def main() -> None:
     from kolorize.config import parse_set_options
     from kolorize.data.prepare import PrepareRequest, prepare
     from kolorize.data.sources import folder_candidates
-    from kolorize.pipeline import run_full_study
-    from kolorize.train.study import default_parallel
+    from kolorize.study import default_parallel, run_full_study
 
     sets = {"generator.pretrained": False, **parse_set_options(args.sets)}
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")

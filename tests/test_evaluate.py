@@ -16,6 +16,7 @@ from kolorize.errors import KolorizeError
 from kolorize.evaluate import evaluate_runs
 from kolorize.evaluate import metrics as M
 from kolorize.evaluate.backbones import Backbones, write_random_weights
+from kolorize.evaluate.results import read_results
 from kolorize.inference.batch import colorize_batch, to_nchw
 from kolorize.models.files import load_generator
 from kolorize.weights import WEIGHTS
@@ -46,9 +47,9 @@ def test_ground_truth_row_and_one_inception_pass_per_image_set(runs, tiny_datase
     # the real photos once (their features serve every model), then each colorized set once
     assert inception.images_seen == n * (1 + len(runs))
 
-    truth, *models = results["rows"]
-    assert truth["name"] == "Ground truth" and truth["reference"]
-    v = truth["values"]
+    truth, *models = results.rows
+    assert truth.name == "Ground truth" and truth.reference and truth == results.reference
+    v = truth.values
     assert v["psnr"] == float("inf")
     assert v["ssim"] == pytest.approx(1.0, abs=5e-5)
     assert v["fid"] == pytest.approx(0.0, abs=1e-6)
@@ -60,21 +61,21 @@ def test_ground_truth_row_and_one_inception_pass_per_image_set(runs, tiny_datase
         real_pool, real_logits = SmallInception()(real)
     assert v["is"] == pytest.approx(M.inception_score(real_logits.double(), seed=0)[0])
 
-    assert [m["name"] for m in models] == ["U-Net_1", "GAN_1"]
+    assert [m.name for m in models] == ["U-Net_1", "GAN_1"] and models == results.models
     for row in models:
-        assert np.isfinite(row["values"]["psnr"]) and row["values"]["ssim"] < 1
-        assert row["values"]["fid"] > 0 and row["values"]["lpips"] is None
-        assert set(row["per_image"]) == {"psnr", "ssim", "colorfulness"}
-        assert row["per_image"]["psnr"]["ci95_low"] <= row["per_image"]["psnr"]["mean"]
+        assert np.isfinite(row.values["psnr"]) and row.values["ssim"] < 1
+        assert row.values["fid"] > 0 and row.values["lpips"] is None
+        assert set(row.per_image) == {"psnr", "ssim", "colorfulness"}
+        assert row.per_image["psnr"]["ci95_low"] <= row.per_image["psnr"]["mean"]
     # FID of a model equals FID computed from scratch on its colorizations
     net = load_generator(runs[1])[0]
     with torch.no_grad():
         fake_pool, _ = SmallInception()(colorize_batch(net, real))
-    assert models[1]["values"]["fid"] == pytest.approx(
+    assert models[1].values["fid"] == pytest.approx(
         M.frechet_distance(real_pool.double(), fake_pool.double()), rel=1e-6
     )
-    assert "lpips" in results["missing"] and "fid" not in results["missing"]
-    assert any("FID on 8 images" in w for w in results["warnings"])
+    assert "lpips" in results.missing and "fid" not in results.missing
+    assert any("FID on 8 images" in w for w in results.warnings)
 
 
 def test_generators_run_in_fp32_unless_bf16_is_asked(runs, tiny_dataset, monkeypatch):
@@ -97,7 +98,8 @@ def test_generators_run_in_fp32_unless_bf16_is_asked(runs, tiny_dataset, monkeyp
 def test_metrics_files_hold_every_metric_with_na_and_reason(runs, tiny_dataset, tmp_path):
     reason = "alexnet-owt-7be5be79.pth (LPIPS) not found; put it in /somewhere"
     backbones = Backbones(inception=SmallInception(), missing={"lpips": reason})
-    evaluate_runs(runs, tiny_dataset, tmp_path, backbones=backbones, log=_quiet)
+    results = evaluate_runs(runs, tiny_dataset, tmp_path, backbones=backbones, log=_quiet)
+    assert read_results(tmp_path) == results  # infinite PSNR and n/a included
     with open(tmp_path / "metrics.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert [r["model"] for r in rows] == ["Ground truth", "U-Net_1", "GAN_1"]
@@ -133,9 +135,9 @@ def test_train_mode_is_recorded_and_repeatable(runs, tiny_dataset, tmp_path):
                           train_mode=True, log=_quiet)  # fmt: skip
     evaluated = evaluate_runs(runs[:1], tiny_dataset, tmp_path / "c", backbones=Backbones(),
                               log=_quiet)  # fmt: skip
-    assert first["inference_mode"] == "train" and evaluated["inference_mode"] == "eval"
-    assert first["rows"][1]["values"] == again["rows"][1]["values"]
-    assert first["rows"][1]["values"]["psnr"] != evaluated["rows"][1]["values"]["psnr"]
+    assert first.inference_mode == "train" and evaluated.inference_mode == "eval"
+    assert first.rows[1].values == again.rows[1].values
+    assert first.rows[1].values["psnr"] != evaluated.rows[1].values["psnr"]
 
 
 def test_study_folder_glob_skips_results_and_rejects_bad_runs(runs, tiny_dataset, tmp_path):
@@ -146,7 +148,7 @@ def test_study_folder_glob_skips_results_and_rejects_bad_runs(runs, tiny_dataset
     paths = [*runs, tmp_path / "metrics.json", tmp_path / "colorized"]
     results = evaluate_runs(paths, tiny_dataset, tmp_path / "out", backbones=Backbones(),
                             log=messages.append)  # fmt: skip
-    assert [r["name"] for r in results["rows"]] == ["Ground truth", "U-Net_1", "GAN_1"]
+    assert [r.name for r in results.rows] == ["Ground truth", "U-Net_1", "GAN_1"]
     assert sum("skipping" in m for m in messages) == 2
     unfinished = tmp_path / "unfinished"
     unfinished.mkdir()

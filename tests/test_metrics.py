@@ -184,6 +184,16 @@ def test_fid_warning_below_2048_images():
     assert M.fid_warning(2048) is None
 
 
+def test_each_metric_shows_its_own_digits():
+    by_key = {m.key: m for m in M.METRICS}
+    shown = {key: metric.format(1 / 3) for key, metric in by_key.items()}
+    assert shown == {"psnr": "0.33", "ssim": "0.3333", "lpips": "0.3333", "fid": "0.33",
+                     "is": "0.333", "colorfulness": "0.33", "kid": "0.33333"}  # fmt: skip
+    assert by_key["psnr"].format(float("inf")) == "∞" and by_key["ssim"].format(None) == "n/a"
+    assert by_key["fid"].format(-1e-7) == "0.00"  # a set against itself: zero, not "-0.00"
+    assert by_key["kid"].format(-0.002) == "-0.00200"
+
+
 # -- per-image distributions ------------------------------------------------------------------
 
 

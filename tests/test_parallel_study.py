@@ -8,7 +8,7 @@ from safetensors.torch import load_file
 
 from clihelp import run_cli
 from kolorize.errors import KolorizeError
-from kolorize.train.study import default_parallel, load_study, run_study
+from kolorize.study import default_parallel, load_study, run_study
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK = REPO / "configs" / "study_quick.yaml"

@@ -14,9 +14,10 @@ from clihelp import run_cli
 from conftest import BW
 from evalhelp import SmallInception, train_tiny_runs
 from kolorize.errors import KolorizeError
-from kolorize.evaluate import evaluate_runs, write_report
+from kolorize.evaluate import evaluate_runs
 from kolorize.evaluate.backbones import Backbones, build_lpips, write_random_weights
 from kolorize.evaluate.results import read_results
+from kolorize.report import write_report
 
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -48,7 +49,7 @@ def offline_study(study, tmp_path_factory):
         "lpips": "alexnet-owt-7be5be79.pth (LPIPS) not found; put it in W",
         "inception": "weights-inception-2015-12-05-6726825d.pth (FID) not found; put it in W",
     }
-    data = read_results(study)["data"]
+    data = read_results(study).data
     evaluate_runs(runs, data, root, backbones=Backbones(missing=reasons), log=_quiet)
     return root
 
@@ -131,10 +132,11 @@ def test_report_errors_are_one_clear_line(study, tmp_path):
         write_report(tmp_path, log=_quiet)
     with pytest.raises(KolorizeError, match="--bw: no such folder"):
         write_report(study, bw_dir=tmp_path / "nowhere", log=_quiet)
-    (tmp_path / "metrics.json").write_text("{not json")
-    result = run_cli("report", str(tmp_path))
-    assert result.code == 2
-    assert result.err.strip().startswith("error: ") and len(result.err.strip().splitlines()) == 1
+    for broken in ("{not json", '{"format": "kolorize-metrics/2", "rows": []}', "[]"):
+        (tmp_path / "metrics.json").write_text(broken)
+        result = run_cli("report", str(tmp_path))
+        err = result.err.strip()
+        assert result.code == 2 and err.startswith("error: ") and len(err.splitlines()) == 1
 
 
 def test_cli_report_prints_where_it_wrote(study):

@@ -297,8 +297,7 @@ def study_command(
     """Train every model of a study in order, then evaluate them and write the report
     (STUDY_DIR/REPORT.md, report.html, metrics.csv). Finished work is skipped, interrupted
     runs resumed, so running it again after a crash finishes the study."""
-    from kolorize.pipeline import run_full_study
-    from kolorize.train.study import default_parallel
+    from kolorize.study import default_parallel, run_full_study
 
     sets = _overrides(overrides, deterministic)
     html = run_full_study(
@@ -361,7 +360,7 @@ def report_command(
     bw: BwOpt = None,
 ) -> None:
     """Write REPORT.md and a self-contained report.html: table, charts, curves, image grids."""
-    from kolorize.evaluate import write_report
+    from kolorize.report import write_report
 
     write_report(study_dir, bw_dir=bw, log=_echo)
 

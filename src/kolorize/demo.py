@@ -74,7 +74,7 @@ def run_demo(
     """Crops -> dataset -> the five models -> metrics -> report; returns the report path."""
     from kolorize.data.prepare import PrepareRequest, prepare
     from kolorize.data.sources import folder_candidates
-    from kolorize.pipeline import run_full_study
+    from kolorize.study import run_full_study
 
     photos = out / "photos"
     if not (photos / "done").is_file():

@@ -25,7 +25,7 @@ from kolorize.device import resolve_device, resolve_precision
 from kolorize.errors import KolorizeError
 from kolorize.evaluate import metrics as M
 from kolorize.evaluate.backbones import Backbones, load_backbones
-from kolorize.evaluate.results import GROUND_TRUTH, format_value, write_results
+from kolorize.evaluate.results import GROUND_TRUTH, Results, Row, write_results
 from kolorize.inference.batch import check_size, colorize_batch, ready_generator, to_nchw
 from kolorize.models.files import load_generator, resolve_generator_file
 from kolorize.progress import progress
@@ -165,17 +165,17 @@ def _usable(backbones: Backbones, side: int) -> Backbones:
 
 def _model_row(
     model: ModelToScore, meta: dict[str, Any], scored: dict[str, Any], n: int, images: str | None
-) -> dict[str, Any]:
-    return {
-        "name": model.name,
-        "reference": False,
-        "run_dir": str(model.run_dir.resolve()) if model.run_dir else None,
-        "generator": str(resolve_generator_file(model.path).resolve()),
-        "epoch": meta.get("epoch"),
-        "images": images,
-        "n_images": n,
+) -> Row:
+    return Row(
+        name=model.name,
+        reference=False,
+        run_dir=str(model.run_dir.resolve()) if model.run_dir else None,
+        generator=str(resolve_generator_file(model.path).resolve()),
+        epoch=meta.get("epoch"),
+        images=images,
+        n_images=n,
         **scored,
-    }
+    )
 
 
 def evaluate_runs(
@@ -194,7 +194,7 @@ def evaluate_runs(
     backbones: Backbones | None = None,
     provenance: dict[str, Any] | None = None,
     log: Callable[[str], None] = print,
-) -> dict[str, Any]:
+) -> Results:
     """Score every model (and the ground truth) on the validation split of `data_dir`; write
     OUT/metrics.json and OUT/metrics.csv (and OUT/colorized/NAME/*.png with `save_images`).
 
@@ -204,7 +204,7 @@ def evaluate_runs(
     a download, and a missing one makes its metrics n/a with the reason, or raises
     MissingWeightsError with `require_all`. `provenance` is stored as is in metrics.json (the
     study pipeline records what the scores were computed from, to know when they are stale).
-    Returns what metrics.json holds.
+    Returns the results, as metrics.json holds them.
     """
     if batch_size < 1:
         raise KolorizeError(f"--batch-size must be at least 1, got {batch_size}")
@@ -233,10 +233,8 @@ def evaluate_runs(
     real_scores = ground_truth.result()
     truth = M.score_row(real_scores, real_scores, seed=seed, device=device)
     log(_summary_line(GROUND_TRUTH, truth["values"], real_scores.n))
-    rows_out: list[dict[str, Any]] = [
-        {"name": GROUND_TRUTH, "reference": True, "run_dir": None, "epoch": None,
-         "images": None, "n_images": real_scores.n, **truth}
-    ]  # fmt: skip
+    rows_out = [Row(name=GROUND_TRUTH, reference=True, run_dir=None, epoch=None, images=None,
+                n_images=real_scores.n, **truth)]  # fmt: skip
 
     for model, net, meta in generators:
         # the model's images replace the old ones only once all are written
@@ -261,25 +259,25 @@ def evaluate_runs(
         warnings.append(warning)
     for warning in warnings:
         log(f"warning: {warning}")
-    results = {
-        "data": str(Path(data_dir).resolve()),
-        "split": "val",
-        "n_images": len(val),
-        "image_size": cache.size,
-        "device": str(device),
-        "autocast": "bf16 (generator only)" if precision == "bf16" else "none (fp32)",
-        "inference_mode": "train" if train_mode else "eval",
-        "batch_size": batch_size,
-        "seed": seed,
-        "seconds": round(time.perf_counter() - started, 1),
-        "metrics": [vars(m) for m in M.METRICS],
-        "missing": _missing_by_metric(backbones),
-        "backbones": backbones.sources,
-        "settings": SETTINGS,
-        "warnings": warnings,
-        "rows": rows_out,
-        **({"provenance": provenance} if provenance is not None else {}),
-    }
+    results = Results(
+        data=str(Path(data_dir).resolve()),
+        split="val",
+        n_images=len(val),
+        image_size=cache.size,
+        device=str(device),
+        autocast="bf16 (generator only)" if precision == "bf16" else "none (fp32)",
+        inference_mode="train" if train_mode else "eval",
+        batch_size=batch_size,
+        seed=seed,
+        seconds=round(time.perf_counter() - started, 1),
+        metrics=[vars(m) for m in M.METRICS],
+        missing=_missing_by_metric(backbones),
+        backbones=backbones.sources,
+        settings=SETTINGS,
+        warnings=warnings,
+        rows=rows_out,
+        provenance=provenance,
+    )
     json_path, csv_path = write_results(out_dir, results)
     log(f"metrics: {json_path} and {csv_path}")
     if save_images:
@@ -289,7 +287,7 @@ def evaluate_runs(
 
 def _summary_line(name: str, values: dict[str, float | None], n: int) -> str:
     shown = ", ".join(
-        f"{m.label} {format_value(m.key, values[m.key])}"
+        f"{m.label} {m.format(values[m.key])}"
         + (f" (n={n})" if m.key == "fid" and values["fid"] is not None else "")
         for m in M.METRICS
     )

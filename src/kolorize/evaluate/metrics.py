@@ -28,6 +28,7 @@ Conventions (also written into metrics.json and the report):
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -62,25 +63,31 @@ class MetricInfo:
     better: Literal["higher", "lower", "closer"]  # "closer": to the ground-truth row's value
     backbone: str | None  # the Backbones slot it needs
     what: str
+    digits: int  # decimals shown in the report and the log
+
+    def format(self, value: float | None) -> str:
+        """A value (or its spread) as the report and the log show it."""
+        if value is None:
+            return "n/a"
+        if math.isinf(value):
+            return "∞" if value > 0 else "-∞"
+        text = f"{value:.{self.digits}f}"
+        # FID/KID of a set against itself come out as -1e-7 or so: that is zero, not "-0.00"
+        return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
 METRICS: tuple[MetricInfo, ...] = (
-    MetricInfo(
-        "psnr", "PSNR (dB)", "higher", None, "mean of per-image PSNR; infinite for identical"
-    ),
-    MetricInfo("ssim", "SSIM", "higher", None, "structural similarity, 1 = identical"),
-    MetricInfo("lpips", "LPIPS", "lower", "lpips", "perceptual distance (AlexNet)"),
-    MetricInfo("fid", "FID", "lower", "inception", "distance of feature distributions"),
-    MetricInfo("is", "IS", "higher", "inception", "Inception Score (no reference)"),
-    MetricInfo(
-        "colorfulness",
-        "Colorfulness",
-        "closer",
-        None,
-        "Hasler & Suesstrunk; real photos' is the target",
-    ),
-    MetricInfo("kid", "KID", "lower", "inception", "kernel distance, unbiased on small sets"),
-)
+    MetricInfo("psnr", "PSNR (dB)", "higher", None,
+               "mean of per-image PSNR; infinite for identical", digits=2),
+    MetricInfo("ssim", "SSIM", "higher", None, "structural similarity, 1 = identical", digits=4),
+    MetricInfo("lpips", "LPIPS", "lower", "lpips", "perceptual distance (AlexNet)", digits=4),
+    MetricInfo("fid", "FID", "lower", "inception", "distance of feature distributions", digits=2),
+    MetricInfo("is", "IS", "higher", "inception", "Inception Score (no reference)", digits=3),
+    MetricInfo("colorfulness", "Colorfulness", "closer", None,
+               "Hasler & Suesstrunk; real photos' is the target", digits=2),
+    MetricInfo("kid", "KID", "lower", "inception",
+               "kernel distance, unbiased on small sets", digits=5),
+)  # fmt: skip
 METRIC_KEYS = tuple(m.key for m in METRICS)
 PER_IMAGE_KEYS = ("psnr", "ssim", "lpips", "colorfulness")
 # Values in metrics.json/.csv beside the table's: the pooled PSNR, for comparison only

@@ -1,5 +1,6 @@
-"""The results of an evaluation on disk: `metrics.json` (everything, for the report and for
-scripts) and `metrics.csv` (the table), both written atomically.
+"""The results of an evaluation: `Results`, one `Row` per model after the ground truth's, and
+their files: `metrics.json` (everything, for the report and for scripts) and `metrics.csv`
+(the table), both written atomically.
 
 JSON has no infinity: an infinite value (PSNR of identical images) is stored as the string
 "inf", a missing one (no backbone weights) as null with the reason under "missing".
@@ -11,6 +12,7 @@ import csv
 import io
 import json
 import math
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,91 @@ from kolorize.rundir import METRICS_CSV, METRICS_JSON, write_text_atomic
 # 2: PSNR as the mean of per-image PSNR (the study's); FID through torch-fidelity's resize
 FORMAT = "kolorize-metrics/2"
 GROUND_TRUTH = "Ground truth"
+
+
+@dataclass(kw_only=True)
+class Row:
+    """One row of the results table: a model, or the ground truth (`reference`)."""
+
+    name: str
+    reference: bool
+    run_dir: str | None  # absolute; None for the ground truth and a lone generator file
+    generator: str | None = None  # the generator file scored; None for the ground truth
+    epoch: int | None
+    images: str | None  # its colorized images under the output folder, if they were saved
+    n_images: int
+    values: dict[str, float | None]  # every metric and EXTRA_KEYS; None: n/a (see `missing`)
+    spread: dict[str, float]  # kid_std, is_std
+    per_image: dict[str, dict[str, float]]  # metric -> mean, median, ci95_low, ci95_high
+    identical: int  # colorized images equal to the real ones (infinite PSNR)
+
+
+@dataclass(kw_only=True)
+class Results:
+    """What an evaluation measured and how: the content of metrics.json."""
+
+    data: str  # the prepared dataset
+    split: str
+    n_images: int
+    image_size: int
+    device: str
+    autocast: str
+    inference_mode: str  # "eval" or "train"
+    batch_size: int
+    seed: int
+    seconds: float
+    metrics: list[dict[str, Any]]  # the MetricInfo of every metric, for scripts
+    missing: dict[str, str]  # metric -> why it is n/a
+    backbones: dict[str, str]
+    settings: dict[str, str]  # how each number was made, for the report's notes
+    warnings: list[str]
+    rows: list[Row]  # the ground truth first
+    provenance: dict[str, Any] | None = None  # what the study pipeline scored, to spot changes
+
+    @property
+    def reference(self) -> Row:
+        return next(r for r in self.rows if r.reference)
+
+    @property
+    def models(self) -> list[Row]:
+        return [r for r in self.rows if not r.reference]
+
+    def best_model(self, metric: MetricInfo) -> str | None:
+        """The model (never the ground-truth reference) with the best value of `metric`."""
+        scored = [(r.name, r.values[metric.key]) for r in self.models]
+        scored = [(name, v) for name, v in scored if v is not None and not math.isnan(v)]
+        if not scored:
+            return None
+        if metric.better == "closer":
+            target = self.reference.values[metric.key]
+            return min(scored, key=lambda nv: abs(nv[1] - target))[0]
+        sign = 1 if metric.better == "higher" else -1
+        return max(scored, key=lambda nv: sign * nv[1])[0]
+
+    def missing_by_reason(self) -> list[tuple[str, list[str]]]:
+        """[(reason, [metric labels it makes n/a])], one entry per missing backbone."""
+        grouped: dict[str, list[str]] = {}
+        for metric in METRICS:
+            reason = self.missing.get(metric.key)
+            if reason is not None:
+                grouped.setdefault(reason, []).append(metric.label)
+        return list(grouped.items())
+
+    def to_json(self) -> str:
+        data = _encode({"format": FORMAT, **asdict(self)})
+        return json.dumps(data, indent=2, allow_nan=False) + "\n"
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Results:
+        """metrics.json's content; keys this version does not know (older files hold the
+        pipeline's settings under "pipeline") are left out."""
+        data = _decode(data)
+        rows = [Row(**_known(Row, row)) for row in data["rows"]]
+        return cls(**{**_known(cls, data), "rows": rows})
+
+
+def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    return {f.name: data[f.name] for f in fields(cls) if f.name in data}
 
 
 def _encode(obj: Any) -> Any:
@@ -43,12 +130,12 @@ def _decode(obj: Any) -> Any:
     return obj
 
 
-def csv_text(results: dict[str, Any]) -> str:
+def csv_text(results: Results) -> str:
     """One row per model (ground truth first), every metric; n/a and the reason in `notes`."""
     notes = "; ".join(
-        f"{', '.join(labels)} n/a: {reason}" for reason, labels in missing_by_reason(results)
+        f"{', '.join(labels)} n/a: {reason}" for reason, labels in results.missing_by_reason()
     )
-    fields = [
+    columns = [
         "model",
         *(m.key for m in METRICS),
         *EXTRA_KEYS,
@@ -59,28 +146,18 @@ def csv_text(results: dict[str, Any]) -> str:
         "notes",
     ]
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fields, lineterminator="\n")
+    writer = csv.DictWriter(buf, columns, lineterminator="\n")
     writer.writeheader()
-    for row in results["rows"]:
-        out: dict[str, Any] = {"model": row["name"], "n_images": row["n_images"], "notes": notes}
+    for row in results.rows:
+        out: dict[str, Any] = {"model": row.name, "n_images": row.n_images, "notes": notes}
         for key in (*(m.key for m in METRICS), *EXTRA_KEYS):
-            out[key] = _cell(row["values"].get(key))
+            out[key] = _cell(row.values.get(key))
         for key in ("kid_std", "is_std"):
-            out[key] = _cell(row["spread"].get(key))
+            out[key] = _cell(row.spread.get(key))
         for key in ("psnr", "ssim", "lpips"):
-            out[f"{key}_median"] = _cell(row["per_image"].get(key, {}).get("median"))
+            out[f"{key}_median"] = _cell(row.per_image.get(key, {}).get("median"))
         writer.writerow(out)
     return buf.getvalue()
-
-
-def missing_by_reason(results: dict[str, Any]) -> list[tuple[str, list[str]]]:
-    """[(reason, [metric labels it makes n/a])], one entry per missing backbone."""
-    grouped: dict[str, list[str]] = {}
-    for metric in METRICS:
-        reason = results["missing"].get(metric.key)
-        if reason is not None:
-            grouped.setdefault(reason, []).append(metric.label)
-    return list(grouped.items())
 
 
 def _cell(value: float | None) -> str:
@@ -89,17 +166,16 @@ def _cell(value: float | None) -> str:
     return repr(value) if math.isfinite(value) else "inf" if value > 0 else str(value)
 
 
-def write_results(out_dir: str | Path, results: dict[str, Any]) -> tuple[Path, Path]:
+def write_results(out_dir: str | Path, results: Results) -> tuple[Path, Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path, csv_path = out_dir / METRICS_JSON, out_dir / METRICS_CSV
-    text = json.dumps(_encode({"format": FORMAT, **results}), indent=2, allow_nan=False)
-    write_text_atomic(json_path, text + "\n")
+    write_text_atomic(json_path, results.to_json())
     write_text_atomic(csv_path, csv_text(results))
     return json_path, csv_path
 
 
-def read_results(study_dir: str | Path) -> dict[str, Any]:
+def read_results(study_dir: str | Path) -> Results:
     path = Path(study_dir) / METRICS_JSON
     if not path.is_file():
         raise KolorizeError(
@@ -110,31 +186,10 @@ def read_results(study_dir: str | Path) -> dict[str, Any]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise KolorizeError(f"{path} is not valid JSON ({e}); evaluate again") from None
-    if data.get("format") != FORMAT:
-        raise KolorizeError(f"{path}: unknown format {data.get('format')!r}; evaluate again")
-    return _decode(data)
-
-
-def best_model(results: dict[str, Any], metric: MetricInfo) -> str | None:
-    """The model (never the ground-truth reference) with the best value of `metric`."""
-    models = [r for r in results["rows"] if not r["reference"]]
-    scored = [(r["name"], r["values"][metric.key]) for r in models]
-    scored = [(name, v) for name, v in scored if v is not None and not math.isnan(v)]
-    if not scored:
-        return None
-    if metric.better == "closer":
-        target = next(r["values"][metric.key] for r in results["rows"] if r["reference"])
-        return min(scored, key=lambda nv: abs(nv[1] - target))[0]
-    sign = 1 if metric.better == "higher" else -1
-    return max(scored, key=lambda nv: sign * nv[1])[0]
-
-
-def format_value(key: str, value: float | None) -> str:
-    if value is None:
-        return "n/a"
-    if math.isinf(value):
-        return "∞" if value > 0 else "-∞"
-    digits = {"psnr": 2, "ssim": 4, "lpips": 4, "fid": 2, "is": 3, "colorfulness": 2, "kid": 5}
-    text = f"{value:.{digits.get(key, 4)}f}"
-    # FID/KID of a set against itself come out as -1e-7 or so: that is zero, not "-0.00"
-    return text[1:] if text.startswith("-") and float(text) == 0 else text
+    found = data.get("format") if isinstance(data, dict) else None
+    if found != FORMAT:
+        raise KolorizeError(f"{path}: unknown format {found!r}; evaluate again")
+    try:
+        return Results.from_json(data)
+    except (KeyError, TypeError) as e:
+        raise KolorizeError(f"{path} is incomplete ({e}); evaluate again") from None

@@ -4,10 +4,9 @@ n/a notes), the per-image distributions, and the notes on how the numbers were m
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from kolorize.evaluate.metrics import FID_FULL_RANK, METRICS, MetricInfo
-from kolorize.evaluate.results import best_model, format_value, missing_by_reason
+from kolorize.evaluate.results import Results, Row
 
 SPREAD = {"kid": "kid_std", "is": "is_std"}
 DISTRIBUTION_NOTE = (
@@ -30,91 +29,86 @@ def arrow(metric: MetricInfo) -> str:
     return {"higher": "↑", "lower": "↓", "closer": "≈"}[metric.better]
 
 
-def header(metric: MetricInfo, results: dict[str, Any]) -> str:
+def header(metric: MetricInfo, results: Results) -> str:
     label = metric.label
-    if metric.key == "fid" and not results["missing"].get("fid"):
-        label += f" (n={results['n_images']})" + (
-            " ⚠" if results["n_images"] < FID_FULL_RANK else ""
-        )
+    if metric.key == "fid" and not results.missing.get("fid"):
+        label += f" (n={results.n_images})" + (" ⚠" if results.n_images < FID_FULL_RANK else "")
     return f"{label} {arrow(metric)}"
 
 
 class ResultsTable:
     """The results table's cells, shared by the Markdown and HTML renderings."""
 
-    def __init__(self, results: dict[str, Any]) -> None:
+    def __init__(self, results: Results) -> None:
         self.results = results
-        self.best = {m.key: best_model(results, m) for m in METRICS}
-        self.notes = missing_by_reason(results)
+        self.best = {m.key: results.best_model(m) for m in METRICS}
+        self.notes = results.missing_by_reason()
         self.note_of = {
             m.key: i + 1
             for i, (reason, _labels) in enumerate(self.notes)
             for m in METRICS
-            if results["missing"].get(m.key) == reason
+            if results.missing.get(m.key) == reason
         }
 
-    def cell(self, row: dict[str, Any], metric: MetricInfo) -> tuple[str, str, bool]:
+    def cell(self, row: Row, metric: MetricInfo) -> tuple[str, str, bool]:
         """(value text, spread text, is best) for one cell."""
-        value = row["values"][metric.key]
+        value = row.values[metric.key]
         if value is None:
             mark = self.note_of.get(metric.key)
             return ("n/a" + (f" [{mark}]" if mark else ""), "", False)
         spread_key = SPREAD.get(metric.key)
-        spread = row["spread"].get(spread_key) if spread_key else None
-        spread_text = f"± {format_value(metric.key, spread)}" if spread is not None else ""
-        best = not row["reference"] and self.best[metric.key] == row["name"]
-        return format_value(metric.key, value), spread_text, best
+        spread = row.spread.get(spread_key) if spread_key else None
+        spread_text = f"± {metric.format(spread)}" if spread is not None else ""
+        best = not row.reference and self.best[metric.key] == row.name
+        return metric.format(value), spread_text, best
 
 
-def distribution_parts(row: dict[str, Any], metric: MetricInfo) -> tuple[str, str]:
+def distribution_parts(row: Row, metric: MetricInfo) -> tuple[str, str]:
     """(mean, 'median …; 95% CI …') of one per-image distribution, or ('n/a', '')."""
-    d = row["per_image"].get(metric.key)
+    d = row.per_image.get(metric.key)
     if d is None:
         return "n/a", ""
-    f = format_value
-    return f(metric.key, d["mean"]), (
-        f"median {f(metric.key, d['median'])}; 95% CI "
-        f"{f(metric.key, d['ci95_low'])} – {f(metric.key, d['ci95_high'])}"
+    f = metric.format
+    return f(d["mean"]), (
+        f"median {f(d['median'])}; 95% CI {f(d['ci95_low'])} – {f(d['ci95_high'])}"
     )
 
 
-def distribution_text(row: dict[str, Any], metric: MetricInfo) -> str:
+def distribution_text(row: Row, metric: MetricInfo) -> str:
     mean, detail = distribution_parts(row, metric)
     return f"{mean} ({detail})" if detail else mean
 
 
-def summary_sentence(results: dict[str, Any]) -> str:
-    models = [r["name"] for r in results["rows"] if not r["reference"]]
+def summary_sentence(results: Results) -> str:
     return (
-        f"{len(models)} model(s) and the ground truth, scored on {results['n_images']} "
-        f"validation images at {results['image_size']}x{results['image_size']} px from "
-        f"`{results['data']}` (inference in {results['inference_mode']} mode on "
-        f"{results['device']})."
+        f"{len(results.models)} model(s) and the ground truth, scored on {results.n_images} "
+        f"validation images at {results.image_size}x{results.image_size} px from "
+        f"`{results.data}` (inference in {results.inference_mode} mode on "
+        f"{results.device})."
     )
 
 
-def method_notes(results: dict[str, Any]) -> dict[str, str]:
+def method_notes(results: Results) -> dict[str, str]:
     labels = {m.key: m.label for m in METRICS}
     labels.update({"images": "Images", "per_image": "Per-image distributions"})
-    notes = {labels.get(k, k): v for k, v in results["settings"].items()}
+    notes = {labels.get(k, k): v for k, v in results.settings.items()}
     notes["Ground truth"] = (
         "the validation photos scored against themselves (PSNR ∞, SSIM 1, LPIPS 0, FID ≈ 0) "
         "and on their own (Colorfulness, IS): the reference for every model row"
     )
     mode = (
         "model.eval() (BatchNorm running statistics, no dropout)"
-        if results["inference_mode"] == "eval"
+        if results.inference_mode == "eval"
         else "pix2pix train mode (BatchNorm batch statistics, dropout on, seeded)"
     )
     notes["Inference"] = (
-        f"{mode}, batches of {results['batch_size']}, {results['device']}, "
-        f"autocast: {results['autocast']}"
+        f"{mode}, batches of {results.batch_size}, {results.device}, autocast: {results.autocast}"
     )
     return notes
 
 
-def uncharted(results: dict[str, Any]) -> str:
-    labels = [m.label for m in METRICS if results["missing"].get(m.key)]
+def uncharted(results: Results) -> str:
+    labels = [m.label for m in METRICS if results.missing.get(m.key)]
     if not labels:
         return ""
     return f"No charts for {', '.join(labels)}: n/a (see the notes under the results table)."

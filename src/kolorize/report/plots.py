@@ -20,7 +20,6 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from kolorize.evaluate.metrics import MetricInfo
-from kolorize.evaluate.results import format_value
 
 PALETTE = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3")
 INK, MUTED, GRID = "#1f2933", "#7b8794", "#e4e7eb"
@@ -68,7 +67,7 @@ def metric_bars(
     ax.set_title(metric.label, loc="left")
     subtitle = ARROWS[metric.better]
     if reference is not None:
-        subtitle += f"\n- - real photos: {format_value(metric.key, reference)}"
+        subtitle += f"\n- - real photos: {metric.format(reference)}"
     ax.text(1.0, 1.02, subtitle, transform=ax.transAxes, ha="right", va="bottom",
             color=MUTED, fontsize=7.5)  # fmt: skip
     shown = [v for v in values.values() if v is not None and math.isfinite(v)]
@@ -84,7 +83,7 @@ def metric_bars(
         if name == best:
             bar.set_edgecolor(BEST)
             bar.set_linewidth(2.5)
-        ax.annotate(format_value(metric.key, value), (bar.get_x() + bar.get_width() / 2,
+        ax.annotate(metric.format(value), (bar.get_x() + bar.get_width() / 2,
                     bar.get_height()), ha="center", va="bottom", fontsize=7.5, color=INK,
                     xytext=(0, 2), textcoords="offset points")  # fmt: skip
     top = max(shown)

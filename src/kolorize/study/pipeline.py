@@ -4,13 +4,13 @@ again does nothing (and says so) and re-running after a crash finishes the study
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from kolorize.errors import KolorizeError
 from kolorize.rundir import GENERATOR, METRICS_JSON, REPORT_HTML, REPORT_MD
-from kolorize.train.study import load_study, run_study
+from kolorize.study.runs import load_study, run_study
 
 
 def _mtime(path: Path) -> float:
@@ -18,19 +18,17 @@ def _mtime(path: Path) -> float:
 
 
 def _scores_are_current(out: Path, run_dirs: list[Path], settings: dict[str, Any]) -> bool:
-    metrics = out / METRICS_JSON
-    if not metrics.is_file():
-        return False
+    from kolorize.evaluate.results import read_results
+
     try:
-        saved = json.loads(metrics.read_text())
-    except (OSError, json.JSONDecodeError):
+        saved = read_results(out)
+    except (OSError, KolorizeError):  # none yet, or unreadable: score again
         return False
-    scored = {row["name"] for row in saved.get("rows", []) if not row.get("reference")}
     newest = max(_mtime(d / GENERATOR) for d in run_dirs)
     return (
-        scored == {d.name for d in run_dirs}
-        and _mtime(metrics) > newest
-        and saved.get("provenance") == settings
+        {row.name for row in saved.models} == {d.name for d in run_dirs}
+        and _mtime(out / METRICS_JSON) > newest
+        and saved.provenance == settings
     )
 
 
@@ -48,7 +46,8 @@ def run_full_study(
     log: Callable[[str], None] = print,
 ) -> Path | None:
     """Train, evaluate and report; returns the report.html path (None without evaluation)."""
-    from kolorize.evaluate import evaluate_runs, write_report
+    from kolorize.evaluate import evaluate_runs
+    from kolorize.report import write_report
 
     out = Path(out)
     run_dirs = run_study(

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -20,10 +19,11 @@ from PIL import Image
 from kolorize.data.cache import ImageCache
 from kolorize.data.images import ImageRejected, is_image_path, load_rgb
 from kolorize.errors import KolorizeError
-from kolorize.evaluate.plots import image_grid
+from kolorize.evaluate.results import Results
 from kolorize.inference.batch import colorize_batch, grayscale_batch, ready_generator, to_nchw
 from kolorize.inference.colorizer import Colorizer
 from kolorize.models.files import load_generator
+from kolorize.report.plots import image_grid
 from kolorize.rundir import GENERATOR
 
 GRID_IMAGES = 6
@@ -48,34 +48,32 @@ def _nchw_to_images(batch: torch.Tensor) -> list[np.ndarray]:
 
 
 def generator_files(
-    results: dict[str, Any], study_dir: Path, log: Callable[[str], None]
+    results: Results, study_dir: Path, log: Callable[[str], None]
 ) -> dict[str, Path]:
     """Each evaluated model's generator file, in table order; models whose file is gone are
     left out with a note."""
     files: dict[str, Path] = {}
-    for row in results["rows"]:
-        if row["reference"]:
-            continue
-        candidates = [Path(p) for p in (row.get("generator"),) if p]
-        candidates.append(study_dir / row["name"] / GENERATOR)
+    for row in results.models:
+        candidates = [Path(row.generator)] if row.generator else []
+        candidates.append(study_dir / row.name / GENERATOR)
         path = next((p for p in candidates if p.is_file()), None)
         if path is None:
-            log(f"report: no generator for {row['name']} (looked at {candidates[0]}); left out")
+            log(f"report: no generator for {row.name} (looked at {candidates[0]}); left out")
             continue
-        files[row["name"]] = path
+        files[row.name] = path
     return files
 
 
-def validation_grid(results: dict[str, Any], files: dict[str, Path], *, seed: int) -> Picture:
+def validation_grid(results: Results, files: dict[str, Path], *, seed: int) -> Picture:
     """gray | each model | real, for a seeded choice of validation images."""
     try:
-        val = ImageCache(results["data"]).split("val")
+        val = ImageCache(results.data).split("val")
     except KolorizeError as e:
         raise KolorizeError(f"validation images unavailable: {e}") from None
     picks = grid_indices(len(val), GRID_IMAGES, seed)
     real = to_nchw(val[picks], torch.device("cpu"))
     columns: list[list[np.ndarray]] = [_nchw_to_images(grayscale_batch(real))]
-    train_mode = results.get("inference_mode") == "train"
+    train_mode = results.inference_mode == "train"
     for path in files.values():
         net = ready_generator(load_generator(path)[0], torch.device("cpu"), train_mode=train_mode)
         with torch.random.fork_rng(devices=[]):

@@ -2,6 +2,10 @@
 `kolorize evaluate` wrote (STUDY_DIR/metrics.json) and the run directories: the results
 table, a bar chart per metric, training curves, image grids and, given a folder, a few real
 black-and-white photos colorized by every model.
+
+The words and cells both formats share are in content.py; markdown.py and html.py lay them
+out, plots.py and gallery.py draw the pictures. Nothing here computes a score: the numbers
+come from kolorize.evaluate.
 """
 
 from __future__ import annotations
@@ -12,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from kolorize.errors import KolorizeError
-from kolorize.evaluate import gallery, plots
-from kolorize.evaluate.content import Figure
-from kolorize.evaluate.html_page import render_html
-from kolorize.evaluate.markdown import render_markdown
 from kolorize.evaluate.metrics import METRICS
-from kolorize.evaluate.results import best_model, read_results
+from kolorize.evaluate.results import Results, read_results
+from kolorize.report import gallery, plots
+from kolorize.report.content import Figure
+from kolorize.report.html import render_html
+from kolorize.report.markdown import render_markdown
 from kolorize.rundir import (
     REPORT_ASSETS,
     REPORT_HTML,
@@ -28,30 +32,25 @@ from kolorize.rundir import (
 from kolorize.train.logs import read_metrics
 
 
-def _run_histories(results: dict[str, Any], study_dir: Path) -> dict[str, list[dict[str, Any]]]:
+def _run_histories(results: Results, study_dir: Path) -> dict[str, list[dict[str, Any]]]:
     histories = {}
-    for row in results["rows"]:
-        if row["reference"]:
-            continue
-        run_dir = Path(row["run_dir"]) if row.get("run_dir") else study_dir / row["name"]
+    for row in results.models:
+        run_dir = Path(row.run_dir) if row.run_dir else study_dir / row.name
         if not run_dir.is_dir():
-            run_dir = study_dir / row["name"]
-        histories[row["name"]] = read_metrics(run_dir)
+            run_dir = study_dir / row.name
+        histories[row.name] = read_metrics(run_dir)
     return histories
 
 
-def _bar_figures(results: dict[str, Any], colors: dict[str, str]) -> list[Figure]:
+def _bar_figures(results: Results, colors: dict[str, str]) -> list[Figure]:
     """One bar chart per metric that has values (n/a metrics are explained by the table)."""
-    reference = next(r for r in results["rows"] if r["reference"])
-    models = [r for r in results["rows"] if not r["reference"]]
     figures = []
     for metric in METRICS:
-        values = {r["name"]: r["values"][metric.key] for r in models}
+        values = {r.name: r.values[metric.key] for r in results.models}
         if all(v is None for v in values.values()):
             continue
-        png = plots.metric_bars(
-            metric, values, reference["values"][metric.key], best_model(results, metric), colors
-        )
+        reference = results.reference.values[metric.key]
+        png = plots.metric_bars(metric, values, reference, results.best_model(metric), colors)
         figures.append(Figure(f"metric_{metric.key}.png", metric.label, png))
     return figures
 
@@ -63,7 +62,7 @@ def _write_assets(study_dir: Path, figures: list[Figure]) -> None:
 
 
 def _pictures(
-    results: dict[str, Any],
+    results: Results,
     study_dir: Path,
     colors: dict[str, str],
     bw_paths: list[Path],
@@ -83,7 +82,7 @@ def _pictures(
         notes.append("No generator files were found, so the report has no image grids.")
         return figures, notes
     try:
-        grid = gallery.validation_grid(results, files, seed=int(results["seed"]))
+        grid = gallery.validation_grid(results, files, seed=results.seed)
         figures.append(Figure("validation_grid.png", "Validation images", grid.png, grid.caption))
     except KolorizeError as e:
         notes.append(f"No image grid: {e}.")
@@ -105,7 +104,7 @@ def write_report(
     study_dir = Path(study_dir)
     results = read_results(study_dir)
     bw_paths = gallery.bw_photos(Path(bw_dir)) if bw_dir is not None else []
-    colors = plots.model_colors([r["name"] for r in results["rows"] if not r["reference"]])
+    colors = plots.model_colors([r.name for r in results.models])
     bars = _bar_figures(results, colors)
     figures, notes = _pictures(results, study_dir, colors, bw_paths, log)
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from kolorize.evaluate.content import (
+from kolorize.evaluate.metrics import METRICS, PER_IMAGE_KEYS
+from kolorize.evaluate.results import Results
+from kolorize.report.content import (
     DISTRIBUTION_NOTE,
     Figure,
     ResultsTable,
@@ -14,11 +14,10 @@ from kolorize.evaluate.content import (
     summary_sentence,
     uncharted,
 )
-from kolorize.evaluate.metrics import METRICS, PER_IMAGE_KEYS
 
 
 def render_markdown(
-    results: dict[str, Any],
+    results: Results,
     bars: list[Figure],
     figures: list[Figure],
     notes: list[str],
@@ -39,13 +38,13 @@ def render_markdown(
         "| Model | " + " | ".join(header(m, results) for m in METRICS) + " |",
         "|---|" + "---:|" * len(METRICS),
     ]
-    for row in results["rows"]:
+    for row in results.rows:
         cells = []
         for metric in METRICS:
             value, spread, best = table.cell(row, metric)
             text = f"{value} {spread}".strip()
             cells.append(f"**{text}** ★" if best else text)
-        name = f"*{row['name']} (reference)*" if row["reference"] else row["name"]
+        name = f"*{row.name} (reference)*" if row.reference else row.name
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += [
         "",
@@ -55,8 +54,8 @@ def render_markdown(
     ]
     lines += [f"- [{i + 1}] n/a ({', '.join(lbl)}): {reason}" for i, (reason, lbl) in
               enumerate(table.notes)]  # fmt: skip
-    if results["warnings"]:
-        lines += ["", "**Warnings**", ""] + [f"- {w}" for w in results["warnings"]]
+    if results.warnings:
+        lines += ["", "**Warnings**", ""] + [f"- {w}" for w in results.warnings]
     lines += ["", "### Per-image distributions", "", *_distributions(results)]
     lines += ["", "## Metrics at a glance", ""]
     lines += [f"![{fig.title}]({assets}/{fig.name})" for fig in bars]
@@ -72,7 +71,7 @@ def render_markdown(
     return "\n".join(lines) + "\n"
 
 
-def _distributions(results: dict[str, Any]) -> list[str]:
+def _distributions(results: Results) -> list[str]:
     keys = [m for m in METRICS if m.key in PER_IMAGE_KEYS]
     out = [
         DISTRIBUTION_NOTE,
@@ -80,7 +79,7 @@ def _distributions(results: dict[str, Any]) -> list[str]:
         "| Model | " + " | ".join(m.label for m in keys) + " |",
         "|---|" + "---|" * len(keys),
     ]
-    for row in results["rows"]:
+    for row in results.rows:
         cells = [distribution_text(row, m) for m in keys]
-        out.append(f"| {row['name']} | " + " | ".join(cells) + " |")
+        out.append(f"| {row.name} | " + " | ".join(cells) + " |")
     return out

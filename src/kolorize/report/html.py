@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import base64
 import html
-from typing import Any
 
-from kolorize.evaluate.content import (
+from kolorize.evaluate.metrics import METRICS, PER_IMAGE_KEYS
+from kolorize.evaluate.results import Results
+from kolorize.report.content import (
     DISTRIBUTION_NOTE,
     Figure,
     ResultsTable,
@@ -17,8 +18,6 @@ from kolorize.evaluate.content import (
     summary_sentence,
     uncharted,
 )
-from kolorize.evaluate.metrics import METRICS, PER_IMAGE_KEYS
-from kolorize.evaluate.results import format_value
 
 HEADLINE = {"higher": "Highest", "lower": "Lowest", "closer": "Closest to the real photos:"}
 
@@ -75,18 +74,18 @@ def _data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def _cards(results: dict[str, Any], table: ResultsTable) -> str:
+def _cards(results: Results, table: ResultsTable) -> str:
     out = []
-    reference = next(r for r in results["rows"] if r["reference"])
+    reference = results.reference
     for metric in METRICS:
         name = table.best[metric.key]
         if name is None:
             continue
-        row = next(r for r in results["rows"] if r["name"] == name)
-        value = format_value(metric.key, row["values"][metric.key])
+        row = next(r for r in results.rows if r.name == name)
+        value = metric.format(row.values[metric.key])
         extra = ""
         if metric.better == "closer":
-            extra = f" (real {format_value(metric.key, reference['values'][metric.key])})"
+            extra = f" (real {metric.format(reference.values[metric.key])})"
         out.append(
             f'<div class="card"><div class="k">{html.escape(HEADLINE[metric.better])} '
             f'{html.escape(metric.label)}</div><div class="v">{html.escape(name)}</div>'
@@ -95,26 +94,24 @@ def _cards(results: dict[str, Any], table: ResultsTable) -> str:
     return '<div class="cards">' + "".join(out) + "</div>"
 
 
-def _results_table(results: dict[str, Any], table: ResultsTable, colors: dict[str, str]) -> str:
+def _results_table(results: Results, table: ResultsTable, colors: dict[str, str]) -> str:
     head = "".join(
         f'<th title="{html.escape(m.what)}">{html.escape(header(m, results))}</th>' for m in METRICS
     )
     body = []
-    for row in results["rows"]:
+    for row in results.rows:
         cells = []
         for metric in METRICS:
             value, spread, best = table.cell(row, metric)
             cls = "best" if best else "na" if value.startswith("n/a") else ""
             spread_html = f'<span class="spread">{html.escape(spread)}</span>' if spread else ""
             cells.append(f'<td class="{cls}">{html.escape(value)}{spread_html}</td>')
-        if row["reference"]:
-            name = f"{html.escape(row['name'])} (reference)"
+        if row.reference:
+            name = f"{html.escape(row.name)} (reference)"
         else:
-            color = colors.get(row["name"], "#999")
-            name = (
-                f'<span class="swatch" style="background:{color}"></span>{html.escape(row["name"])}'
-            )
-        cls = ' class="reference"' if row["reference"] else ""
+            color = colors.get(row.name, "#999")
+            name = f'<span class="swatch" style="background:{color}"></span>{html.escape(row.name)}'
+        cls = ' class="reference"' if row.reference else ""
         body.append(f"<tr{cls}><td>{name}</td>{''.join(cells)}</tr>")
     return (
         '<div class="tablewrap"><table id="results"><thead><tr><th>Model</th>'
@@ -125,17 +122,17 @@ def _results_table(results: dict[str, Any], table: ResultsTable, colors: dict[st
     )
 
 
-def _distribution_table(results: dict[str, Any]) -> str:
+def _distribution_table(results: Results) -> str:
     keys = [m for m in METRICS if m.key in PER_IMAGE_KEYS]
     head = "".join(f"<th>{html.escape(m.label)}</th>" for m in keys)
     body = ""
-    for row in results["rows"]:
+    for row in results.rows:
         cells = ""
         for metric in keys:
             mean, detail = distribution_parts(row, metric)
             extra = f'<span class="detail">{html.escape(detail)}</span>' if detail else ""
             cells += f"<td>{html.escape(mean)}{extra}</td>"
-        body += f"<tr><td>{html.escape(row['name'])}</td>{cells}</tr>"
+        body += f"<tr><td>{html.escape(row.name)}</td>{cells}</tr>"
     return (
         f'<div class="tablewrap"><table id="per-image"><thead><tr><th>Model</th>{head}</tr></thead>'
         f"<tbody>{body}</tbody></table></div>"
@@ -143,7 +140,7 @@ def _distribution_table(results: dict[str, Any]) -> str:
 
 
 def render_html(
-    results: dict[str, Any],
+    results: Results,
     bars: list[Figure],
     figures: list[Figure],
     notes: list[str],
@@ -168,8 +165,8 @@ def render_html(
     ]
     for i, (reason, labels) in enumerate(table.notes):
         parts.append(f"<p class='notes'>[{i + 1}] n/a ({e(', '.join(labels))}): {e(reason)}</p>")
-    if results["warnings"]:
-        items = "".join(f"<li>{e(w)}</li>" for w in results["warnings"])
+    if results.warnings:
+        items = "".join(f"<li>{e(w)}</li>" for w in results.warnings)
         parts.append(f"<div class='warn'><strong>Warnings</strong><ul>{items}</ul></div>")
     parts += [
         "<h3>Per-image distributions</h3>",
