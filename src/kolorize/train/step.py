@@ -132,8 +132,9 @@ class PretrainStep(TrainingStep):
 
 
 class GANStep(TrainingStep):
-    """pix2pix's D step, then its G step. `D_pair` is `D` wrapped in a DiscriminatorPair (and
-    whatever for_training adds); the G step and the penalty call `D` itself."""
+    """pix2pix's D step, then its G step. `G` and `D_pair` (D in a DiscriminatorPair) are
+    the networks as for_training wraps them; the gradient penalty and the G step call the bare
+    `D`, whose own gradients the G step switches off."""
 
     def __init__(
         self,

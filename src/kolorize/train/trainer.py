@@ -72,6 +72,9 @@ class TrainingDiverged(KolorizeError):
 
 
 class Trainer:
+    """One training run: its parts built from the config (or from the newest checkpoint, when
+    resuming), trained to train.epochs by `fit`."""
+
     def __init__(
         self,
         cfg: RunConfig,
@@ -130,7 +133,7 @@ class Trainer:
         self.loader, self.batches = training_batches(self.data, t, self.dist)
         self.training_step = self._build_step(graphed)
         self.loss_names = self.training_step.loss_names
-        self._take = (
+        self._captured_or_eager = (
             GraphedStep(self.training_step, log=self.log) if graphed else self.training_step
         )
         self.logs = RunLog(self.run_dir, enabled=self.dist.is_main)
@@ -238,7 +241,7 @@ class Trainer:
         """One optimisation step on an item of `self.batches`, with no host sync: returns the
         losses stacked in the order of `loss_names`, in a buffer that the next step may
         overwrite (a captured graph's output)."""
-        return self._take(*self.training_step.arguments(item))
+        return self._captured_or_eager(*self.training_step.arguments(item))
 
     def train_step(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
         """One optimisation step on a loader batch; returns its losses by name, as detached
@@ -248,7 +251,8 @@ class Trainer:
 
     @property
     def graph_captured(self) -> bool:
-        return isinstance(self._take, GraphedStep) and self._take.captured
+        step = self._captured_or_eager
+        return isinstance(step, GraphedStep) and step.captured
 
     # -- the loop --------------------------------------------------------------------------
 
