@@ -97,6 +97,7 @@ class TrainingStep(ABC):
     def _model_space(
         self, arguments: tuple[torch.Tensor, ...]
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(L, ab) for the step's arguments, whichever way the batch came."""
         if len(arguments) == 2:
             images = self.placement.device_images
             assert images is not None

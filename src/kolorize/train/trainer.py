@@ -128,7 +128,7 @@ class Trainer:
         self.batch_in_epoch = 0
         self.epoch_sums: dict[str, float] = {}  # the losses summed over this epoch's steps
         if checkpoint is not None:
-            self._load_state(checkpoint)
+            self._restore(checkpoint)
 
         self.loader, self.batches = training_batches(self.data, t, self.dist)
         self.training_step = self._build_step(graphed)
@@ -190,7 +190,7 @@ class Trainer:
 
     # -- state -----------------------------------------------------------------------------
 
-    def _state(self) -> dict[str, Any]:
+    def _checkpoint_state(self) -> dict[str, Any]:
         state: dict[str, Any] = {
             "config": self.cfg.to_dict(),
             "epoch": self.epoch,
@@ -212,7 +212,8 @@ class Trainer:
             )
         return state
 
-    def _load_state(self, state: dict[str, Any]) -> None:
+    def _restore(self, state: dict[str, Any]) -> None:
+        """Weights, optimizers, schedules, counters and random state from a checkpoint."""
         self.G.load_state_dict(state["generator"])
         load_optimizer_state(self.opt_g, state["opt_g"])
         self.sched_g.load_state_dict(state["sched_g"])
@@ -227,12 +228,15 @@ class Trainer:
         self.epoch_sums = dict(state["sums"])
         set_rng_state(state["rng"])
 
-    def _save(self) -> None:
+    def _save_checkpoint(self) -> None:
+        # rank 0's BatchNorm statistics on every rank, so all go on from what is saved
         for net in (self.G, self.D):
             if net is not None:
                 ddp.broadcast_buffers(net, self.dist)
         if self.dist.is_main:
-            save_checkpoint(self.run_dir, self._state(), keep=self.cfg.train.keep_checkpoints)
+            save_checkpoint(
+                self.run_dir, self._checkpoint_state(), keep=self.cfg.train.keep_checkpoints
+            )
         ddp.barrier(self.dist)
 
     # -- steps -----------------------------------------------------------------------------
@@ -266,7 +270,7 @@ class Trainer:
             self.logs.forget_epochs_after(self.epoch)  # logged by a run killed before its save
         if self.epoch >= t.epochs:
             self.log(f"{self.run_dir.name}: already trained for {self.epoch} epochs; nothing to do")
-            self._finish()
+            self._refresh_run_files()
             return self.run_dir
         self.log(
             f"training {self.run_dir.name}: {t.phase}, epochs {self.epoch + 1}-{t.epochs}, "
@@ -282,7 +286,7 @@ class Trainer:
                 self._end_epoch(self._run_epoch_steps())
         finally:
             self.logs.close()
-        self._finish()
+        self._refresh_run_files()
         return self.run_dir
 
     def _run_epoch_steps(self) -> Reading:
@@ -317,7 +321,7 @@ class Trainer:
                 if t.checkpoint_every and self.step % t.checkpoint_every == 0:
                     self.epoch_sums = epoch.sums()
                     self._stop_if_diverged(self.epoch_sums)
-                    self._save()
+                    self._save_checkpoint()
         losses = epoch.read()
         self._stop_if_diverged(losses.sums)
         return losses
@@ -347,7 +351,7 @@ class Trainer:
         if self.dist.is_main:
             record.update(self._validate())
         self.logs.epoch(record)
-        self._save()
+        self._save_checkpoint()
         if self.dist.is_main:
             self._export_generator()
             self._write_run_state()
@@ -425,7 +429,8 @@ class Trainer:
             image_size=self.data.size, epoch=self.epoch, phase=self.cfg.train.phase,
         )  # fmt: skip
 
-    def _finish(self) -> None:
+    def _refresh_run_files(self) -> None:
+        """The exported generator (when older than the run) and run.json, as the run ends."""
         if not self.dist.is_main:
             return
         if self._exported_epoch() != self.epoch:  # missing, or a kill came before its refresh
