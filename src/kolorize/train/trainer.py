@@ -19,7 +19,7 @@ import torch
 
 from kolorize.config import RunConfig, from_dict
 from kolorize.data.cache import ImageCache, manifest_digest
-from kolorize.data.loader import DeviceBatches, make_loader
+from kolorize.data.loader import DeviceBatches
 from kolorize.errors import KolorizeError
 from kolorize.locks import folder_lock
 from kolorize.losses import GANLoss
@@ -55,7 +55,7 @@ from kolorize.train.checkpoint import (
     set_rng_state,
 )
 from kolorize.train.graphs import GraphedStep
-from kolorize.train.logs import RunLog, sample_grid, save_image_atomic
+from kolorize.train.logs import RunLog
 from kolorize.train.running_means import Reading, RunningMeans
 from kolorize.train.step import (
     DiscriminatorPair,
@@ -65,6 +65,7 @@ from kolorize.train.step import (
     TrainingStep,
     no_graph_reason,
 )
+from kolorize.train.validate import validate
 
 
 class TrainingDiverged(KolorizeError):
@@ -349,7 +350,8 @@ class Trainer:
         record["images_per_s"] = round(losses.images_per_s, 2)
         record["seconds"] = round(losses.seconds, 2)
         if self.dist.is_main:
-            record.update(self._validate())
+            samples = self.run_dir / SAMPLES / sample_name(self.epoch)
+            record.update(validate(self.G, self.data, t, self.training_step, samples))
         self.logs.epoch(record)
         self._save_checkpoint()
         if self.dist.is_main:
@@ -378,37 +380,6 @@ class Trainer:
             f"training diverged at epoch {self.epoch + 1}, step {self.step}: non-finite loss "
             f"({bad or 'on another rank'}); stopped without saving, {kept}"
         )
-
-    @torch.no_grad()
-    def _validate(self) -> dict[str, float]:
-        """Val L1 on the first `val_images` validation images, and the sample grid."""
-        t = self.cfg.train
-        out: dict[str, float] = {}
-        if self.data.n_val == 0:
-            return out
-        self.G.eval()
-        try:
-            val = make_loader(self.data, "val", t.batch_size, train=False, threads=0)
-            total, count, first = 0.0, 0, None
-            for batch in val:
-                if count >= max(t.val_images, t.samples):
-                    break
-                L, ab = self.training_step.to_model_space(batch)
-                with self.training_step.autocast():
-                    fake = self.G(L).float()
-                if first is None:
-                    first = (L[: t.samples], fake[: t.samples], ab[: t.samples])
-                if count < t.val_images:
-                    total += (fake - ab).abs().mean(dim=(1, 2, 3)).sum().item()
-                count += batch.shape[0]
-            if t.val_images and count:
-                out["val_l1"] = total / min(count, t.val_images)
-            if first is not None and t.samples:
-                grid = sample_grid(*(x.float() for x in first))
-                save_image_atomic(grid, self.run_dir / SAMPLES / sample_name(self.epoch))
-        finally:
-            self.G.train()
-        return out
 
     def _write_run_state(self) -> None:
         state = {
