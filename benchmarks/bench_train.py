@@ -124,7 +124,7 @@ def one_variant(
             items = forever(trainer.batches)
 
             def step() -> None:
-                trainer._step(*trainer._step_inputs(next(items)))
+                trainer.take_step(next(items))
 
         for _ in range(3):  # warm-up: cuDNN autotuning, a graph's capture
             step()

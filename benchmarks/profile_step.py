@@ -34,7 +34,7 @@ def run(data: str, steps: int, phase: str, sets: dict, graphs: bool) -> None:
 
         items = forever(trainer.batches)
         for _ in range(5):
-            trainer._step(*trainer._step_inputs(next(items)))
+            trainer.take_step(next(items))
         sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
         sync()
         activities = [ProfilerActivity.CPU]
@@ -43,7 +43,7 @@ def run(data: str, steps: int, phase: str, sets: dict, graphs: bool) -> None:
         start = time.perf_counter()
         with profile(activities=activities) as prof:
             for _ in range(steps):
-                trainer._step(*trainer._step_inputs(next(items)))
+                trainer.take_step(next(items))
             sync()
         wall = time.perf_counter() - start
     events = prof.key_averages()

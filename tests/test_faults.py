@@ -90,7 +90,7 @@ def instrument_training(patch: Callable, switch: KillSwitch) -> None:
     patch(checkpoint.torch, "save", save_torn)
     patch(os, "replace", _around(switch, os.replace))
     patch(os, "fsync", _around(switch, os.fsync))
-    patch(trainer.Trainer, "train_step", _after(switch, trainer.Trainer.train_step))
+    patch(trainer.Trainer, "take_step", _after(switch, trainer.Trainer.take_step))
     patch(logs.RunLog, "epoch", _after(switch, logs.RunLog.epoch))
 
 

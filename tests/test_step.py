@@ -54,9 +54,9 @@ def test_the_step_does_no_host_work(tiny_dataset, tmp_path, phase, gan_loss):
     trainer = Trainer(cfg, tiny_dataset, tmp_path / "r", log=_quiet)
     assert isinstance(trainer.batches, DeviceBatches)
     items = iter(trainer.batches)
-    trainer._step(*trainer._step_inputs(next(items)))  # warm-up, as before a graph capture
+    trainer.take_step(next(items))  # warm-up, as before a graph capture
     with NoHostWork() as guard:
-        losses = trainer._step(*trainer._step_inputs(next(items)))
+        losses = trainer.take_step(next(items))
     assert guard.calls == []
     assert losses.shape == (len(trainer.loss_names),)
 
@@ -96,9 +96,9 @@ def test_a_captured_step_replays_the_eager_steps(tiny_dataset, tmp_path, phase):
         trainer = Trainer(cfg, tiny_dataset, tmp_path / str(graphs), log=_quiet)
         assert (trainer.no_graph_reason is None) == graphs
         trainer.batches.sampler.set_epoch(0)
-        seen = [trainer._step(*trainer._step_inputs(b)).clone() for b in trainer.batches]
+        seen = [trainer.take_step(b).clone() for b in trainer.batches]
         if graphs:
-            assert trainer._step.captured
+            assert trainer.graph_captured
         losses[graphs] = torch.stack(seen).float().cpu()
     torch.testing.assert_close(losses[True], losses[False], rtol=0.05, atol=0.02)
 

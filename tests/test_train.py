@@ -17,6 +17,7 @@ from kolorize.data.loader import make_loader
 from kolorize.errors import KolorizeError
 from kolorize.train.checkpoint import list_checkpoints, load_checkpoint
 from kolorize.train.logs import read_metrics
+from kolorize.train.running_means import RunningMeans
 from kolorize.train.trainer import Trainer, TrainingDiverged, train
 
 TINY = {
@@ -85,6 +86,34 @@ def test_gan_losses_against_hand_computed_values():
     assert torch.isclose(ls.generator(fake), torch.tensor(4.0))
     hinge = losses.GANLoss("hinge")
     assert torch.isclose(hinge.discriminator(real, fake), torch.tensor(0.0))
+
+
+def test_only_wgan_gp_adds_a_penalty_and_refuses_a_graph():
+    critic = torch.nn.Conv2d(3, 1, 1)
+    real, fake = torch.rand(2, 3, 4, 4), torch.rand(2, 3, 4, 4)
+    loss = torch.tensor(0.25)
+    for kind in ("vanilla", "lsgan", "hinge"):
+        plain = losses.GANLoss(kind)
+        assert plain.with_penalty(loss, critic, real, fake) == (loss, [])
+        assert plain.penalty_names == () and plain.no_graph_reason is None
+    wgan = losses.GANLoss("wgan-gp", gp_weight=3.0)
+    torch.manual_seed(1)
+    penalized, (gp,) = wgan.with_penalty(loss, critic, real, fake)
+    torch.manual_seed(1)
+    assert torch.equal(gp, losses.gradient_penalty(critic, real, fake)) and gp > 0
+    assert torch.isclose(penalized, loss + 3.0 * gp)
+    assert wgan.penalty_names == ("gradient_penalty",) and "double backward" in wgan.no_graph_reason
+
+
+def test_running_means_carry_a_resumed_epoch_and_restart_from_zero():
+    running = RunningMeans(("a", "b"), torch.device("cpu"), sums={"a": 1.0, "b": 2.0}, steps=1)
+    running.add(torch.tensor([3.0, 4.0]), images=8)
+    reading = running.read()
+    assert reading.sums == {"a": 4.0, "b": 6.0} and reading.means == {"a": 2.0, "b": 3.0}
+    assert running.images == 8 and reading.images_per_s > 0
+    running.restart()
+    running.add(torch.tensor([5.0, 7.0]), images=4)
+    assert running.read().means == {"a": 5.0, "b": 7.0}
 
 
 def test_run_directory_has_everything(tiny_dataset, tmp_path):

@@ -2,7 +2,8 @@
 
 vanilla: BCE with logits against all-ones / all-zeros maps (pix2pix's default);
 lsgan: mean squared error against the same targets; hinge and wgan-gp for comparison.
-Discriminator losses follow pix2pix: 0.5 * (loss on real + loss on fake).
+Discriminator losses follow pix2pix: 0.5 * (loss on real + loss on fake). wgan-gp's critic
+loss also carries a gradient penalty, which GANLoss adds (`with_penalty`).
 """
 
 from __future__ import annotations
@@ -16,10 +17,27 @@ GAN_LOSSES = ("vanilla", "lsgan", "hinge", "wgan-gp")
 
 
 class GANLoss:
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, *, gp_weight: float = 10.0) -> None:
         if kind not in GAN_LOSSES:
             raise ValueError(f"unknown GAN loss {kind!r}; choose one of {', '.join(GAN_LOSSES)}")
         self.kind = kind
+        self.gp_weight = gp_weight
+
+    @property
+    def has_gradient_penalty(self) -> bool:
+        return self.kind == "wgan-gp"
+
+    @property
+    def penalty_names(self) -> tuple[str, ...]:
+        """The terms `with_penalty` returns besides the loss, to be logged by these names."""
+        return ("gradient_penalty",) if self.has_gradient_penalty else ()
+
+    @property
+    def no_graph_reason(self) -> str | None:
+        """None when a step with this loss can be captured as a CUDA graph, else why not."""
+        if self.has_gradient_penalty:
+            return "wgan-gp's gradient penalty needs a double backward, which is not captured"
+        return None
 
     def _against(self, logits: torch.Tensor, real: bool) -> torch.Tensor:
         target = torch.ones_like(logits) if real else torch.zeros_like(logits)
@@ -32,7 +50,22 @@ class GANLoss:
             return 0.5 * (self._against(real_logits, True) + self._against(fake_logits, False))
         if self.kind == "hinge":
             return 0.5 * (F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean())
-        return fake_logits.mean() - real_logits.mean()  # wgan-gp critic (penalty added apart)
+        return fake_logits.mean() - real_logits.mean()  # wgan-gp critic (see with_penalty)
+
+    def with_penalty(
+        self,
+        loss_d: torch.Tensor,
+        critic: Callable[[torch.Tensor], torch.Tensor],
+        real: torch.Tensor,
+        fake: torch.Tensor,
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The discriminator's loss with this kind's penalty on `critic` added (wgan-gp: the
+        gradient penalty, weighted by gp_weight), and the unweighted penalties in the order of
+        `penalty_names`. Other kinds return the loss as it is."""
+        if not self.has_gradient_penalty:
+            return loss_d, []
+        gp = gradient_penalty(critic, real, fake)
+        return loss_d + self.gp_weight * gp, [gp]
 
     def generator(self, fake_logits: torch.Tensor) -> torch.Tensor:
         if self.kind in ("vanilla", "lsgan"):

@@ -1,0 +1,48 @@
+"""The end-of-epoch look at the validation split: mean L1 of the generator's ab on the first
+train.val_images images, and a grid of gray | colorized | real for the first train.samples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from kolorize.config import TrainConfig
+from kolorize.data.cache import ImageCache
+from kolorize.data.loader import make_loader
+from kolorize.train.logs import sample_grid, save_image_atomic
+from kolorize.train.step import TrainingStep
+
+
+@torch.no_grad()
+def validate(
+    G: nn.Module, data: ImageCache, t: TrainConfig, step: TrainingStep, grid_path: Path
+) -> dict[str, float]:
+    """{"val_l1": ...} (empty without validation images), with the sample grid written to
+    `grid_path`; G is in eval mode meanwhile, in the step's model space and autocast."""
+    out: dict[str, float] = {}
+    if data.n_val == 0:
+        return out
+    G.eval()
+    try:
+        val = make_loader(data, "val", t.batch_size, train=False, threads=0)
+        total, count, first = 0.0, 0, None
+        for batch in val:
+            if count >= max(t.val_images, t.samples):
+                break
+            L, ab = step.to_model_space(batch)
+            with step.autocast():
+                fake = G(L).float()
+            if first is None:
+                first = (L[: t.samples], fake[: t.samples], ab[: t.samples])
+            if count < t.val_images:
+                total += (fake - ab).abs().mean(dim=(1, 2, 3)).sum().item()
+            count += batch.shape[0]
+        if t.val_images and count:
+            out["val_l1"] = total / min(count, t.val_images)
+        if first is not None and t.samples:
+            save_image_atomic(sample_grid(*(x.float() for x in first)), grid_path)
+    finally:
+        G.train()
+    return out
