@@ -20,7 +20,7 @@ import torch
 
 from kolorize.data.cache import ImageCache
 from kolorize.evaluate.colorfulness import colorfulness
-from kolorize.inference.batch import colorize_batch, grayscale_batch, to_nchw
+from kolorize.inference.tensors import colorize_tensors, grayscale_tensors, to_nchw
 from kolorize.models.files import DEFAULT_MODEL, load_generator
 
 
@@ -40,7 +40,7 @@ def main() -> None:
     rows = {"model": [], "gray": [], "cf_model": [], "cf_real": []}
     for start in range(0, len(val), 32):
         real = to_nchw(val[start : start + 32], torch.device("cpu"))
-        fake, gray = colorize_batch(net, real), grayscale_batch(real)
+        fake, gray = colorize_tensors(net, real), grayscale_tensors(real)
         rows["model"] += list(psnr(fake, real))
         rows["gray"] += list(psnr(gray, real))
         rows["cf_model"] += colorfulness(fake).tolist()

@@ -17,7 +17,7 @@ from kolorize.evaluate import evaluate_runs
 from kolorize.evaluate import metrics as M
 from kolorize.evaluate.backbones import Backbones, write_random_weights
 from kolorize.evaluate.results import read_results
-from kolorize.inference.batch import colorize_batch, to_nchw
+from kolorize.inference.tensors import colorize_tensors, to_nchw
 from kolorize.models.files import load_generator
 from kolorize.weights import WEIGHTS
 
@@ -70,7 +70,7 @@ def test_ground_truth_row_and_one_inception_pass_per_image_set(runs, tiny_datase
     # FID of a model equals FID computed from scratch on its colorizations
     net = load_generator(runs[1])[0]
     with torch.no_grad():
-        fake_pool, _ = SmallInception()(colorize_batch(net, real))
+        fake_pool, _ = SmallInception()(colorize_tensors(net, real))
     assert models[1].values["fid"] == pytest.approx(
         M.frechet_distance(real_pool.double(), fake_pool.double()), rel=1e-6
     )
@@ -79,7 +79,7 @@ def test_ground_truth_row_and_one_inception_pass_per_image_set(runs, tiny_datase
 
 
 def test_generators_run_in_fp32_unless_bf16_is_asked(runs, tiny_dataset, monkeypatch):
-    import kolorize.inference.batch as colorize_module
+    import kolorize.inference.tensors as colorize_module
 
     asked: list[str] = []
     original = colorize_module.autocast
@@ -90,8 +90,8 @@ def test_generators_run_in_fp32_unless_bf16_is_asked(runs, tiny_dataset, monkeyp
 
     monkeypatch.setattr(colorize_module, "autocast", recording_autocast)
     net, real = load_generator(runs[0])[0].eval(), _val(tiny_dataset)[:2]
-    colorize_batch(net, real)
-    colorize_batch(net, real, precision="bf16")
+    colorize_tensors(net, real)
+    colorize_tensors(net, real, precision="bf16")
     assert asked == ["fp32", "bf16"]
 
 
@@ -122,7 +122,7 @@ def test_saved_images_are_the_colorizations(runs, tiny_dataset, tmp_path):
                   batch_size=3, log=_quiet)  # fmt: skip
     files = sorted((tmp_path / "colorized" / "U-Net_1").glob("*.png"))
     assert [f.name for f in files] == [f"{i:05d}.png" for i in range(8)]
-    expected = colorize_batch(load_generator(runs[0])[0], _val(tiny_dataset))
+    expected = colorize_tensors(load_generator(runs[0])[0], _val(tiny_dataset))
     saved = torch.from_numpy(np.stack([np.asarray(Image.open(f)) for f in files]))
     assert torch.equal(saved.permute(0, 3, 1, 2), expected)
     assert not list((tmp_path / "colorized").glob(".*"))

@@ -26,7 +26,7 @@ from kolorize.errors import KolorizeError
 from kolorize.evaluate import metrics as M
 from kolorize.evaluate.backbones import Backbones, load_backbones
 from kolorize.evaluate.results import GROUND_TRUTH, Results, Row, write_results
-from kolorize.inference.batch import check_size, colorize_batch, ready_generator, to_nchw
+from kolorize.inference.tensors import check_size, colorize_tensors, ready_generator, to_nchw
 from kolorize.models.files import load_generator, resolve_generator_file
 from kolorize.progress import progress
 from kolorize.rundir import COLORIZED, GENERATOR, atomic_folder, is_run_dir
@@ -126,7 +126,7 @@ def _score_model(
         torch.manual_seed(seed)  # train-mode dropout draws the same noise on every run
         for start, rows in progress(_batches(val, batch_size), desc=desc, unit="batch"):
             real = to_nchw(rows, device)
-            fake = colorize_batch(net, real, precision=precision)
+            fake = colorize_tensors(net, real, precision=precision)
             scorer.update(fake, real)
             if images_to is not None:
                 _save_pngs(images_to, start, fake)

@@ -3,7 +3,7 @@ validation images, and colorizations of real black-and-white photos from a folde
 
 Models are re-run here on the CPU (a handful of images), so the report needs no saved images:
 validation images in the inference mode the evaluation used, black-and-white photos at their
-own resolution the way `kolorize colorize` does it (`kolorize.inference.Colorizer`).
+own resolution the way `kolorize colorize` does it (`kolorize.Colorizer`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from kolorize.data.cache import ImageCache
 from kolorize.data.images import ImageRejected, is_image_path, load_rgb
 from kolorize.errors import KolorizeError
 from kolorize.evaluate.results import Results
-from kolorize.inference.batch import colorize_batch, grayscale_batch, ready_generator, to_nchw
+from kolorize.inference.tensors import colorize_tensors, grayscale_tensors, ready_generator, to_nchw
 from kolorize.inference.colorizer import Colorizer
 from kolorize.models.files import load_generator
 from kolorize.report.plots import image_grid
@@ -72,13 +72,13 @@ def validation_grid(results: Results, files: dict[str, Path], *, seed: int) -> P
         raise KolorizeError(f"validation images unavailable: {e}") from None
     picks = grid_indices(len(val), GRID_IMAGES, seed)
     real = to_nchw(val[picks], torch.device("cpu"))
-    columns: list[list[np.ndarray]] = [_nchw_to_images(grayscale_batch(real))]
+    columns: list[list[np.ndarray]] = [_nchw_to_images(grayscale_tensors(real))]
     train_mode = results.inference_mode == "train"
     for path in files.values():
         net = ready_generator(load_generator(path)[0], torch.device("cpu"), train_mode=train_mode)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)  # train-mode dropout, if any, draws the same noise each time
-            columns.append(_nchw_to_images(colorize_batch(net, real)))
+            columns.append(_nchw_to_images(colorize_tensors(net, real)))
     columns.append(_nchw_to_images(real))
     titles = ["Input (L only)", *files, "Real photo"]
     rows = [list(row) for row in zip(*columns, strict=True)]

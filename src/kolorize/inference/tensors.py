@@ -1,4 +1,4 @@
-"""Colorizing tensor batches for evaluation and the report: uint8 RGB images already at the
+"""Colorizing tensors for evaluation and the report: uint8 RGB images already at the
 model's size in (N, 3, S, S), uint8 RGB out; no resizing, no recombination (`Colorizer` does
 those for photos of any size).
 
@@ -44,7 +44,7 @@ def to_nchw(rgb_nhwc: np.ndarray, device: torch.device) -> torch.Tensor:
 
 
 @torch.no_grad()
-def colorize_batch(net: nn.Module, rgb: torch.Tensor, *, precision: str = "fp32") -> torch.Tensor:
+def colorize_tensors(net: nn.Module, rgb: torch.Tensor, *, precision: str = "fp32") -> torch.Tensor:
     """uint8 RGB (N, 3, H, W) -> the generator's colorization of its L channel, uint8 RGB."""
     L, _ = batch_to_model_space(rgb, rgb.device)
     with autocast(rgb.device, precision):
@@ -53,7 +53,7 @@ def colorize_batch(net: nn.Module, rgb: torch.Tensor, *, precision: str = "fp32"
 
 
 @torch.no_grad()
-def grayscale_batch(rgb: torch.Tensor) -> torch.Tensor:
+def grayscale_tensors(rgb: torch.Tensor) -> torch.Tensor:
     """uint8 RGB -> its L channel alone (a = b = 0) as uint8 RGB: what the generator sees."""
     L, ab = batch_to_model_space(rgb, rgb.device)
     return to_uint8(model_space_to_rgb(L, torch.zeros_like(ab)))
