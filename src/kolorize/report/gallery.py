@@ -20,8 +20,8 @@ from kolorize.data.cache import ImageCache
 from kolorize.data.images import ImageRejected, is_image_path, load_rgb
 from kolorize.errors import KolorizeError
 from kolorize.evaluate.results import Results
-from kolorize.inference.tensors import colorize_tensors, grayscale_tensors, ready_generator, to_nchw
 from kolorize.inference.colorizer import Colorizer
+from kolorize.inference.tensors import colorize_tensors, grayscale_tensors, ready_generator, to_nchw
 from kolorize.models.files import load_generator
 from kolorize.report.plots import image_grid
 from kolorize.rundir import GENERATOR
