@@ -28,8 +28,8 @@ from kolorize.data.prepare import PrepareRequest, prepare
 from kolorize.data.sources import folder_candidates
 from kolorize.errors import KolorizeError
 from kolorize.models.files import read_generator
+from kolorize.rundir import read_metrics
 from kolorize.train.checkpoint import list_checkpoints, load_checkpoint
-from kolorize.train.logs import read_metrics
 from kolorize.train.trainer import train
 
 KILL_POINTS = 20

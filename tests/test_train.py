@@ -15,8 +15,8 @@ from kolorize.config import load_config
 from kolorize.data.cache import ImageCache
 from kolorize.data.loader import make_loader
 from kolorize.errors import KolorizeError
+from kolorize.rundir import read_metrics
 from kolorize.train.checkpoint import list_checkpoints, load_checkpoint
-from kolorize.train.logs import read_metrics
 from kolorize.train.running_means import RunningMeans
 from kolorize.train.trainer import Trainer, TrainingDiverged, train
 

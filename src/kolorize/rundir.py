@@ -60,6 +60,20 @@ def read_run_state(run_dir: str | Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
+def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
+    """metrics.jsonl's records, one per epoch, in order."""
+    path = Path(run_dir) / METRICS_LOG
+    if not path.is_file():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:  # a line cut short by a full disk or a kill
+            continue
+    return records
+
+
 def is_run_dir(path: str | Path) -> bool:
     return (Path(path) / RUN_STATE).is_file()
 

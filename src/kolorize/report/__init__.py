@@ -27,9 +27,9 @@ from kolorize.rundir import (
     REPORT_HTML,
     REPORT_MD,
     atomic_folder,
+    read_metrics,
     write_text_atomic,
 )
-from kolorize.train.logs import read_metrics
 
 
 def _run_histories(results: Results, study_dir: Path) -> dict[str, list[dict[str, Any]]]:

@@ -12,7 +12,7 @@ from PIL import Image
 from torchvision.utils import make_grid
 
 from kolorize.color import model_space_to_rgb, to_uint8
-from kolorize.rundir import METRICS_LOG, TENSORBOARD, atomic_write
+from kolorize.rundir import METRICS_LOG, TENSORBOARD, atomic_write, read_metrics
 
 
 class RunLog:
@@ -55,19 +55,6 @@ class RunLog:
     def close(self) -> None:
         if self._tb is not None:
             self._tb.close()
-
-
-def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
-    path = Path(run_dir) / METRICS_LOG
-    if not path.is_file():
-        return []
-    records = []
-    for line in path.read_text().splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:  # a line cut short by a full disk or a kill
-            continue
-    return records
 
 
 def sample_grid(L: torch.Tensor, fake_ab: torch.Tensor, real_ab: torch.Tensor) -> Image.Image:
