@@ -65,7 +65,7 @@ def test_raw_predictions_agree_for_any_batch_and_size(
     models: dict[str, tuple[Path, Path]], arch: str, shapes: list[tuple[int, int, int]]
 ) -> None:
     weights, exported = models[arch]
-    # fp32: the CPU's "auto" may measure bf16 as faster, and bf16 agrees to 1e-2, not 1e-4
+    # fp32: `auto` may measure bf16 faster on a busy CPU, and bf16 is not what this compares
     torch_predict = TorchPredictor(load_generator(weights)[0], "cpu", precision="fp32")
     onnx_predict = OnnxPredictor(exported, "cpu")
     rng = np.random.default_rng(0)
