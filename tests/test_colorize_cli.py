@@ -2,7 +2,8 @@
 
 Lightness tolerance: PNG outputs keep the input's CIE L within 0.5 at every pixel (8-bit
 rounding); JPEG outputs (quality 95) within 0.5 on average and 2.5 at the 99th percentile
-(JPEG quantisation and 4:2:0 chroma; about 0.2 and 1.5 with the vivid test model).
+(JPEG quantisation and 4:2:0 chroma; about 0.35 and 2.2 with the vivid test model on the cat,
+0.65 and 3.1 at quality 85).
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def test_folder_with_bad_files_finishes_the_rest(tmp_path: Path, model: Path) ->
 def test_png_output_keeps_size_and_lightness_jpeg_within_tolerance(
     tmp_path: Path, model: Path
 ) -> None:
-    photo = real_photo_paths(4)[1]
+    photo = real_photo_paths(4)[2]
     source = Image.open(photo)
     png, jpg = tmp_path / "a.png", tmp_path / "b.jpg"
     assert run_cli("colorize", str(photo), "-m", str(model), "-o", str(png)).code == 0

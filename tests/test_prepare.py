@@ -7,7 +7,7 @@ import pytest
 
 from badfiles import write_all
 from clihelp import run_cli
-from conftest import PHOTOS, real_photo_paths
+from conftest import real_photo_paths, shared_data
 from kolorize.data.cache import ImageCache
 from kolorize.data.prepare import PrepareRequest, prepare
 from kolorize.data.sources import folder_candidates
@@ -133,10 +133,12 @@ def test_interrupted_prepare_leaves_nothing_half_written(tmp_path, photo_dir, mo
 
 @pytest.mark.slow
 def test_issue_acceptance_1000_photos(tmp_path):
+    # the acceptance check of the data pipeline on a real photo collection of the size asked
+    # for (1000 distinct scenes, some nearly gray): more than crops of 8 photos can stand for
     args = [
         "data",
         "prepare",
-        str(PHOTOS),
+        str(shared_data("photos")),
         "--out",
         str(tmp_path / "d"),
         "--n",

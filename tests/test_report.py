@@ -11,7 +11,6 @@ import pytest
 from PIL import Image
 
 from clihelp import run_cli
-from conftest import BW
 from evalhelp import SmallInception, train_tiny_runs
 from kolorize.errors import KolorizeError
 from kolorize.evaluate import evaluate_runs
@@ -111,12 +110,9 @@ def test_validation_grid_is_seeded_and_fixed(study, tmp_path):
 
 
 def test_black_and_white_photos_section(study, tmp_path):
-    if not BW.is_dir():
-        pytest.skip(f"needs black-and-white photos in {BW}")
-    bw = tmp_path / "bw"
-    bw.mkdir()
-    for p in sorted(BW.glob("*.jpg"))[:2]:
-        shutil.copy(p, bw / p.name)
+    from kolorize.demo import write_bw_photos
+
+    bw = write_bw_photos(tmp_path / "bw")  # scikit-image's black-and-white photos
     (bw / "broken.jpg").write_bytes(b"not a photo")
     messages = []
     _, html_path = write_report(study, bw_dir=bw, log=messages.append)

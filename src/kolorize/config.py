@@ -88,13 +88,12 @@ class RunConfig:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
 
-def _section_classes() -> dict[str, type]:
-    hints = typing.get_type_hints(RunConfig)
-    return {f.name: hints[f.name] for f in dataclasses.fields(RunConfig)}
-
-
-def _field_types(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+# section -> field -> type, e.g. _TYPES["train"]["epochs"] is int
+_TYPES: dict[str, dict[str, Any]] = {
+    section: typing.get_type_hints(cls) for section, cls in typing.get_type_hints(RunConfig).items()
+}
+# (section, field) -> a value already checked against the field's type
+_Values = dict[tuple[str, str], Any]
 
 
 def _coerce(key: str, value: Any, kind: Any) -> Any:
@@ -153,22 +152,17 @@ def _unknown(key: str, known: Iterable[str]) -> KolorizeError:
 
 
 def all_keys() -> list[str]:
-    return [
-        f"{section}.{name}"
-        for section, cls in _section_classes().items()
-        for name in _field_types(cls)
-    ]
+    return [f"{section}.{name}" for section, fields in _TYPES.items() for name in fields]
 
 
 def resolve_key(key: str) -> tuple[str, str]:
     """'train.epochs' or a unique bare 'epochs' -> ('train', 'epochs')."""
-    classes = _section_classes()
     if "." in key:
         section, name = key.split(".", 1)
-        if section in classes and name in _field_types(classes[section]):
+        if name in _TYPES.get(section, {}):
             return section, name
         raise _unknown(key, all_keys())
-    owners = [s for s, cls in classes.items() if key in _field_types(cls)]
+    owners = [section for section, fields in _TYPES.items() if key in fields]
     if len(owners) == 1:
         return owners[0], key
     if len(owners) > 1:
@@ -178,15 +172,64 @@ def resolve_key(key: str) -> tuple[str, str]:
     raise _unknown(key, all_keys() + [k.split(".", 1)[1] for k in all_keys()])
 
 
+# Keys of earlier versions, still read from the configs and checkpoints of older runs.
+_RENAMED = {("train", "amp"): ("precision", {"auto": "auto", "bf16": "bf16", "off": "fp32"})}
+
+
+def _renamed(section: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(values)
+    for (sec, old), (new, mapping) in _RENAMED.items():
+        if sec == section and old in out:
+            value = out.pop(old)
+            out.setdefault(new, mapping.get(value, value))
+    return out
+
+
+def _flatten(data: Any) -> dict[str, Any]:
+    """Nested mappings (a YAML file) -> `{'section.field': value}`, older keys renamed."""
+    if not isinstance(data, Mapping):
+        raise KolorizeError(
+            "a config must be a mapping of sections (generator, discriminator, train)"
+        )
+    flat: dict[str, Any] = {}
+    for section, fields in data.items():
+        if section not in _TYPES:
+            raise _unknown(str(section), _TYPES)
+        if fields is None:
+            fields = {}
+        if not isinstance(fields, Mapping):
+            raise KolorizeError(f"config section '{section}' must be a mapping")
+        flat.update({f"{section}.{name}": v for name, v in _renamed(section, fields).items()})
+    return flat
+
+
+def _typed(settings: Mapping[str, Any]) -> _Values:
+    """`{key: value}` (full or unique bare keys) -> each value checked against its field's type."""
+    values: _Values = {}
+    for key, value in settings.items():
+        section, name = resolve_key(str(key))
+        values[section, name] = _coerce(f"{section}.{name}", value, _TYPES[section][name])
+    return values
+
+
+def _build(base: RunConfig, values: _Values) -> RunConfig:
+    """`base` with `values` set, checked as a whole."""
+    changes: dict[str, dict[str, Any]] = {section: {} for section in _TYPES}
+    for (section, name), value in values.items():
+        changes[section][name] = value
+    cfg = RunConfig(**{s: dataclasses.replace(getattr(base, s), **c) for s, c in changes.items()})
+    validate(cfg)
+    return cfg
+
+
+def from_dict(data: Mapping[str, Any]) -> RunConfig:
+    """Build a config from nested dicts (a YAML file), checking every key and value."""
+    return _build(RunConfig(), _typed(_flatten(data)))
+
+
 def apply_overrides(cfg: RunConfig, overrides: Mapping[str, Any]) -> RunConfig:
     """A new config with `{key: value}` applied (values already parsed from YAML)."""
-    data = cfg.to_dict()
-    classes = _section_classes()
-    for key, value in overrides.items():
-        section, name = resolve_key(str(key))
-        kind = _field_types(classes[section])[name]
-        data[section][name] = _coerce(f"{section}.{name}", value, kind)
-    return from_dict(data)
+    return _build(cfg, _typed(overrides))
 
 
 def parse_set_options(items: Iterable[str]) -> dict[str, Any]:
@@ -201,47 +244,6 @@ def parse_set_options(items: Iterable[str]) -> dict[str, Any]:
         except yaml.YAMLError:
             parsed[key.strip()] = raw
     return parsed
-
-
-def from_dict(data: Mapping[str, Any]) -> RunConfig:
-    """Build a config from nested dicts (a YAML file), checking every key and value."""
-    if not isinstance(data, Mapping):
-        raise KolorizeError(
-            "a config must be a mapping of sections (generator, discriminator, train)"
-        )
-    classes = _section_classes()
-    sections: dict[str, Any] = {}
-    for section, values in data.items():
-        if section not in classes:
-            raise _unknown(str(section), classes)
-        if values is None:
-            values = {}
-        if not isinstance(values, Mapping):
-            raise KolorizeError(f"config section '{section}' must be a mapping")
-        types_ = _field_types(classes[section])
-        kwargs = {}
-        values = _renamed(section, values)
-        for name, value in values.items():
-            if name not in types_:
-                raise _unknown(f"{section}.{name}", all_keys())
-            kwargs[name] = _coerce(f"{section}.{name}", value, types_[name])
-        sections[section] = classes[section](**kwargs)
-    cfg = RunConfig(**sections)
-    validate(cfg)
-    return cfg
-
-
-# Keys of earlier versions, still read from the configs and checkpoints of older runs.
-_RENAMED = {("train", "amp"): ("precision", {"auto": "auto", "bf16": "bf16", "off": "fp32"})}
-
-
-def _renamed(section: str, values: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(values)
-    for (sec, old), (new, mapping) in _RENAMED.items():
-        if sec == section and old in out:
-            value = out.pop(old)
-            out.setdefault(new, mapping.get(value, value))
-    return out
 
 
 def validate(cfg: RunConfig) -> None:
@@ -286,14 +288,19 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
 def load_config(
     path: str | Path | None = None, overrides: Mapping[str, Any] | None = None
 ) -> RunConfig:
-    """Defaults <- YAML file <- overrides."""
-    cfg = RunConfig()
+    """Defaults <- YAML file <- overrides: every value typed once, the whole checked once."""
+    overrides = overrides or {}
+    values: _Values = {}
     if path is not None:
         data = load_yaml(path)
         try:
-            cfg = from_dict(data)
+            values = _typed(_flatten(data))
         except KolorizeError as e:
             raise KolorizeError(f"{path}: {e}") from None
-    cfg = apply_overrides(cfg, overrides or {})
-    validate(cfg)
-    return cfg
+    values.update(_typed(overrides))
+    try:
+        return _build(RunConfig(), values)
+    except KolorizeError as e:
+        if path is None or overrides:  # the file alone did not make this config
+            raise
+        raise KolorizeError(f"{path}: {e}") from None
