@@ -101,12 +101,10 @@ def run_config(study: Study, run: StudyRun, out: Path, overrides: Mapping[str, A
         if not saved.is_file():
             raise KolorizeError(f"{run.name} continues {run.continue_from}, which has not run yet")
         base = from_dict(load_yaml(saved))
-        cfg = apply_overrides(base, {"train.epochs": base.train.epochs + run.extra_epochs})
-        return apply_overrides(cfg, run.overrides)
-    cfg = load_config(run.config, {**study.overrides, **run.overrides, **overrides})
-    if run.init_from is not None:
-        cfg = apply_overrides(cfg, {"train.init_from": str(out / run.init_from / GENERATOR)})
-    return cfg
+        more = {"train.epochs": base.train.epochs + run.extra_epochs}
+        return apply_overrides(base, {**more, **run.overrides})
+    chained = {"train.init_from": str(out / run.init_from / GENERATOR)} if run.init_from else {}
+    return load_config(run.config, {**study.overrides, **run.overrides, **overrides, **chained})
 
 
 def _seed_continuation(parent: Path, run_dir: Path) -> None:
