@@ -314,7 +314,6 @@ def test_6_odd_images_through_the_api(model: Path) -> None:
 # 7 ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.slow
 def _ctrl_c_as_in_a_terminal() -> None:
     """A process started in the background by a non-interactive shell (as CI may start the
     tests) inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler:
@@ -322,6 +321,7 @@ def _ctrl_c_as_in_a_terminal() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+@pytest.mark.slow
 def test_7_ctrl_c_says_interrupted_and_reports_what_was_done(tmp_path: Path, model: Path):
     src = tmp_path / "in"
     src.mkdir()
