@@ -48,6 +48,7 @@ from kolorize.train.build import (
     training_batches,
 )
 from kolorize.train.checkpoint import (
+    checkpoint_dir,
     latest_checkpoint,
     list_checkpoints,
     rng_state,
@@ -160,7 +161,7 @@ class Trainer:
         found = latest_checkpoint(self.run_dir)
         if found is None:
             if list_checkpoints(self.run_dir):
-                raise KolorizeError(f"no readable checkpoint in {self.run_dir / 'checkpoints'}")
+                raise KolorizeError(f"no readable checkpoint in {checkpoint_dir(self.run_dir)}")
             return None
         if not resume:
             raise KolorizeError(
