@@ -64,13 +64,14 @@ def free_port() -> int:
 
 @contextmanager
 def live_server(app) -> Iterator[str]:
-    """Serve an ASGI app with uvicorn on a free 127.0.0.1 port in a thread; yields its URL."""
+    """Serve a `create_app` app on a free 127.0.0.1 port in a thread, configured as
+    `kolorize serve` configures uvicorn; yields its URL."""
     import uvicorn
 
+    from kolorize.serve.app import server_config
+
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
+    server = uvicorn.Server(server_config(app, host="127.0.0.1", port=port))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

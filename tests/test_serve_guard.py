@@ -12,43 +12,22 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import httpx
 import pytest
 from PIL import Image
 
-from colorhelp import free_port
+from colorhelp import live_server
 from kolorize.serve import create_app
-from kolorize.serve.app import server_config
 from kolorize.serve.guard import UploadLimit
 
 MAX_BYTES = 100_000
 
 
-@contextmanager
-def running(app) -> Iterator[str]:
-    import uvicorn
-
-    port = free_port()
-    server = uvicorn.Server(server_config(app, host="127.0.0.1", port=port))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def url(colorizer) -> Iterator[str]:
     app = create_app(colorizer, max_bytes=MAX_BYTES, request_timeout=1.0)
-    with running(app) as base:
+    with live_server(app) as base:
         yield base
 
 
@@ -91,7 +70,7 @@ def test_length_plus_chunked_is_refused_before_the_body_is_read(
         b"POST /api/colorize HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\n"
         b"Transfer-Encoding: chunked\r\nContent-Type: multipart/form-data; boundary=x\r\n\r\n"
     )
-    with running(create_app(colorizer, max_bytes=MAX_BYTES)) as base:
+    with live_server(create_app(colorizer, max_bytes=MAX_BYTES)) as base:
         answer = _raw(base, head, wait=3)  # no body sent at all: the refusal must not wait
     assert answer.startswith(b"HTTP/1.1 400"), answer[:300]
 
@@ -148,7 +127,7 @@ def test_only_its_own_host_names_are_answered(url, colorizer) -> None:
         rebound = http.get("/api/info", headers={"host": f"attacker.example:{port}"})
         assert rebound.status_code == 400 and "attacker.example" in rebound.json()["detail"]
     only_lan = create_app(colorizer, allowed_hosts=["photos.lan"])
-    with running(only_lan) as other, httpx.Client(base_url=other) as http:
+    with live_server(only_lan) as other, httpx.Client(base_url=other) as http:
         assert http.get("/", headers={"host": "photos.lan"}).status_code == 200
         assert http.get("/").status_code == 400  # 127.0.0.1 was not listed
 
@@ -190,7 +169,7 @@ def test_a_full_server_answers_503_at_once(colorizer) -> None:
             return colorizer.colorize(image)
 
     photo = {"photo": ("a.png", _png(), "image/png")}
-    with running(create_app(Held(), max_active=1)) as base, httpx.Client(base_url=base) as http:
+    with live_server(create_app(Held(), max_active=1)) as base, httpx.Client(base_url=base) as http:
         first = threading.Thread(target=lambda: http.post("/api/colorize", files=photo))
         first.start()
         time.sleep(0.5)
