@@ -58,26 +58,41 @@ def read_generator(
     path: str | Path,
 ) -> tuple[dict[str, torch.Tensor], GeneratorConfig, dict[str, Any]]:
     """(state dict, generator config, other metadata) from a run dir or weights file."""
+    path = resolve_generator_file(path)
+    extra = read_generator_metadata(path)
+    try:
+        tensors = load_file(str(path))
+    except Exception as e:  # safetensors raises its own error types, which vary by version
+        raise KolorizeError(f"{path} is not a readable safetensors file: {e}") from None
+    if "generator" not in extra:
+        raise KolorizeError(f"{path} has damaged metadata: no generator config")
+    try:
+        cfg = from_dict({"generator": extra.pop("generator")}).generator
+    except (TypeError, AttributeError, KolorizeError) as e:
+        raise KolorizeError(f"{path} has damaged metadata: {e}") from None
+    size = extra.get("image_size", DEFAULT_IMAGE_SIZE)
+    if not (isinstance(size, int) and 1 <= size <= 1 << 16):
+        raise KolorizeError(f"{path} has damaged metadata: image_size {size!r}")
+    return tensors, cfg, extra
+
+
+def read_generator_metadata(path: str | Path) -> dict[str, Any]:
+    """A generator file's metadata (its generator config, image size, epoch, ...), decoded,
+    without reading its tensors."""
     from safetensors import safe_open
 
     path = resolve_generator_file(path)
     try:
         with safe_open(str(path), framework="pt") as f:
             metadata = f.metadata() or {}
-        tensors = load_file(str(path))
     except Exception as e:  # safetensors raises its own error types, which vary by version
         raise KolorizeError(f"{path} is not a readable safetensors file: {e}") from None
     if metadata.get("format") != FORMAT:
         raise KolorizeError(f"{path} is not a kolorize generator file")
     try:
-        cfg = from_dict({"generator": json.loads(metadata.get("generator", ""))}).generator
-        extra = {k: json.loads(v) for k, v in metadata.items() if k not in ("format", "generator")}
-    except (json.JSONDecodeError, TypeError, AttributeError, KolorizeError) as e:
+        return {k: json.loads(v) for k, v in metadata.items() if k != "format"}
+    except (json.JSONDecodeError, TypeError) as e:
         raise KolorizeError(f"{path} has damaged metadata: {e}") from None
-    size = extra.get("image_size", DEFAULT_IMAGE_SIZE)
-    if not (isinstance(size, int) and 1 <= size <= 1 << 16):
-        raise KolorizeError(f"{path} has damaged metadata: image_size {size!r}")
-    return tensors, cfg, extra
 
 
 def trained_size(meta: dict[str, Any]) -> int:

@@ -23,7 +23,7 @@ from kolorize.data.loader import DeviceBatches
 from kolorize.errors import KolorizeError
 from kolorize.locks import folder_lock
 from kolorize.losses import GANLoss
-from kolorize.models.files import save_generator
+from kolorize.models.files import read_generator_metadata, save_generator
 from kolorize.progress import progress
 from kolorize.rundir import (
     CONFIG,
@@ -308,10 +308,11 @@ class Trainer:
             total=len(self.loader), initial=self.batch_in_epoch, enabled=self.dist.is_main,
             desc=f"epoch {self.epoch + 1}/{t.epochs}", unit="batch", leave=False,
         )  # fmt: skip
-        images = t.batch_size * self.dist.world_size
         with bar:
             for item in self.batches:
                 losses = self.take_step(item)
+                # a set smaller than one batch per process comes as one short batch
+                images = len(item[0] if isinstance(item, tuple) else item) * self.dist.world_size
                 epoch.add(losses, images)
                 window.add(losses, images)
                 self.step += 1
@@ -410,12 +411,9 @@ class Trainer:
         self._write_run_state()
 
     def _exported_epoch(self) -> int | None:
-        from safetensors import safe_open
-
         try:
-            with safe_open(str(self.run_dir / GENERATOR), framework="pt") as f:
-                return json.loads((f.metadata() or {}).get("epoch", "null"))
-        except Exception:  # missing or unreadable: either way it must be written
+            return read_generator_metadata(self.run_dir / GENERATOR).get("epoch")
+        except KolorizeError:  # missing or unreadable: either way it must be written
             return None
 
 

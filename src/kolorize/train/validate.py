@@ -27,20 +27,24 @@ def validate(
     G.eval()
     try:
         val = make_loader(data, "val", t.batch_size, train=False, threads=0)
-        total, count, first = 0.0, 0, None
+        total: torch.Tensor | None = None  # summed on the device: one sync at the end
+        seen, scored, first = 0, 0, None
         for batch in val:
-            if count >= max(t.val_images, t.samples):
+            if seen >= max(t.val_images, t.samples):
                 break
             L, ab = step.to_model_space(batch)
             with step.autocast():
                 fake = G(L).float()
             if first is None:
                 first = (L[: t.samples], fake[: t.samples], ab[: t.samples])
-            if count < t.val_images:
-                total += (fake - ab).abs().mean(dim=(1, 2, 3)).sum().item()
-            count += batch.shape[0]
-        if t.val_images and count:
-            out["val_l1"] = total / min(count, t.val_images)
+            k = min(len(batch), t.val_images - seen)  # only the first val_images count
+            if k > 0:
+                error = (fake[:k] - ab[:k]).abs().mean(dim=(1, 2, 3)).sum()
+                total = error if total is None else total + error
+                scored += k
+            seen += len(batch)
+        if total is not None:
+            out["val_l1"] = total.item() / scored
         if first is not None and t.samples:
             save_image_atomic(sample_grid(*(x.float() for x in first)), grid_path)
     finally:
