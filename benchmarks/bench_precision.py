@@ -31,7 +31,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     from kolorize.config import DiscriminatorConfig, GeneratorConfig
-    from kolorize.device import autocast, resolve_device
+    from kolorize.device import BF16_MARGIN, autocast, resolve_device
     from kolorize.models import build_discriminator, build_generator
 
     device = resolve_device("auto")
@@ -67,8 +67,8 @@ def main() -> None:
             row[f"infer_ms_{precision}"] = round(1000 * best_of(infer, args.repeats), 1)
             row[f"train_s_{precision}"] = round(best_of(train, 2), 3)
         row["mean_abs_delta_ab"] = round((outputs["fp32"] - outputs["bf16"]).abs().mean().item(), 5)
-        row["bf16_faster_infer"] = row["infer_ms_bf16"] < 0.9 * row["infer_ms_fp32"]
-        row["bf16_faster_train"] = row["train_s_bf16"] < 0.9 * row["train_s_fp32"]
+        row["bf16_faster_infer"] = row["infer_ms_bf16"] < BF16_MARGIN * row["infer_ms_fp32"]
+        row["bf16_faster_train"] = row["train_s_bf16"] < BF16_MARGIN * row["train_s_fp32"]
         print(json.dumps(row), flush=True)
 
 

@@ -145,7 +145,7 @@ def one_variant(
     total_flops = flops.get_total_flops()
     result = {
         "arch": arch, "variant": variant, "phase": phase, "batch": batch,
-        "precision": getattr(trainer, "precision", "fp32") if variant != "reference" else "fp32",
+        "precision": trainer.precision if variant != "reference" else "fp32",
         "cuda_graph": variant != "reference" and trainer.no_graph_reason is None,
         "seconds_per_step": round(seconds, 4),
         "images_per_s": round(batch / seconds, 2),

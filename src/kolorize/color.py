@@ -23,6 +23,7 @@ _RGB_TO_XYZ = (
     (0.019334, 0.119193, 0.950227),
 )
 _WHITE_D65 = (0.950456, 1.0, 1.088754)
+_RGB_TO_XYZ_NORMALISED = np.array(_RGB_TO_XYZ) / np.array(_WHITE_D65)[:, None]  # float64
 _DELTA = 6.0 / 29.0
 
 
@@ -31,10 +32,7 @@ def _conversion_matrices(dtype: torch.dtype, device: torch.device) -> tuple[torc
     """(RGB -> normalised XYZ, its inverse) as tensors on `device`, built once per dtype and
     device: a tensor built from Python numbers is a host-to-device copy, which a CUDA graph
     cannot capture and which syncs every training step."""
-    forward = (
-        torch.tensor(_RGB_TO_XYZ, dtype=torch.float64)
-        / torch.tensor(_WHITE_D65, dtype=torch.float64)[:, None]
-    )
+    forward = torch.tensor(_RGB_TO_XYZ_NORMALISED)
     inverse = torch.linalg.inv(forward)
     return forward.to(device, dtype), inverse.to(device, dtype)
 
@@ -136,7 +134,7 @@ def _srgb_lut() -> np.ndarray:
 
 
 _LUT = _srgb_lut()
-_XYZ_T = (np.array(_RGB_TO_XYZ) / np.array(_WHITE_D65)[:, None]).T.astype(np.float32)
+_XYZ_T = _RGB_TO_XYZ_NORMALISED.T.astype(np.float32)
 
 
 def uint8_to_model_space_numpy(rgb: np.ndarray, chunk: int = 65536) -> np.ndarray:

@@ -11,23 +11,20 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import platform
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Literal
 
 import torch
 
 from kolorize.errors import KolorizeError
-from kolorize.rundir import atomic_write
+from kolorize.rundir import atomic_write, cache_dir
 
-Precision = Literal["auto", "fp32", "bf16"]
 PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16")
 # bf16 must beat fp32 by this factor to be chosen: a tie keeps the exact arithmetic.
-_BF16_MARGIN = 0.9
+BF16_MARGIN = 0.9
 
 
 def resolve_device(device: torch.device | str | None = None, local_rank: int = 0) -> torch.device:
@@ -56,12 +53,7 @@ def autocast(
     return nullcontext()
 
 
-def cache_dir() -> Path:
-    base = os.environ.get("KOLORIZE_CACHE") or os.environ.get("XDG_CACHE_HOME")
-    return Path(base) / "kolorize" if base else Path.home() / ".cache" / "kolorize"
-
-
-def _cpu_name() -> str:
+def cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -73,7 +65,7 @@ def _cpu_name() -> str:
 
 def machine_key(workload: str) -> str:
     threads = torch.get_num_threads()
-    return f"{_cpu_name()} | torch {torch.__version__} | {threads} threads | {workload}"
+    return f"{cpu_name()} | torch {torch.__version__} | {threads} threads | {workload}"
 
 
 def time_precision(run: Callable[[], object], repeats: int = 2) -> float:
@@ -118,7 +110,7 @@ def resolve_precision(
     entry = known.get(key)
     if not isinstance(entry, dict) or entry.get("choice") not in ("fp32", "bf16"):
         seconds = {p: measure(p) for p in ("fp32", "bf16")}
-        choice = "bf16" if seconds["bf16"] < _BF16_MARGIN * seconds["fp32"] else "fp32"
+        choice = "bf16" if seconds["bf16"] < BF16_MARGIN * seconds["fp32"] else "fp32"
         entry = {"choice": choice, **{p: round(s, 4) for p, s in seconds.items()}}
         known[key] = entry
         log(

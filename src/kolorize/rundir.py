@@ -50,6 +50,13 @@ REPORT_HTML = "report.html"
 REPORT_ASSETS = "report_assets"
 
 
+def cache_dir() -> Path:
+    """Where kolorize keeps what it can rebuild (downloads, the precision choice):
+    $KOLORIZE_CACHE, else $XDG_CACHE_HOME/kolorize, else ~/.cache/kolorize."""
+    base = os.environ.get("KOLORIZE_CACHE") or os.environ.get("XDG_CACHE_HOME")
+    return Path(base) / "kolorize" if base else Path.home() / ".cache" / "kolorize"
+
+
 def sample_name(epoch: int) -> str:
     return f"epoch_{epoch:03d}.png"
 

@@ -3,12 +3,12 @@ The subset is read straight from the zip; nothing is extracted."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from kolorize.data.sources import Candidate, zip_candidates
 from kolorize.download import download
 from kolorize.errors import KolorizeError
+from kolorize.rundir import cache_dir
 
 # Official archives and the MD5 sums published with them.
 COCO_ZIPS: dict[str, tuple[str, str]] = {
@@ -24,8 +24,7 @@ COCO_ZIPS: dict[str, tuple[str, str]] = {
 
 
 def default_download_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "kolorize" / "coco"
+    return cache_dir() / "coco"
 
 
 def fetch_coco_zip(
