@@ -179,6 +179,9 @@ def make_loader(
     )
 
 
+_COPY_ROWS = 512  # 100 MB of 256 px images per host-to-device copy
+
+
 class DeviceBatches:
     """The whole split resident on the training device as uint8 (N, H, W, 3): a batch is then
     two small index tensors, gathered, flipped and converted to Lab on the device (inside the
@@ -193,8 +196,13 @@ class DeviceBatches:
     ) -> None:
         self.sampler = sampler
         self.device = device
-        # a writable copy: the cache is a read-only memory map
-        self.images = torch.from_numpy(np.array(cache.split(split))).to(device)
+        # The cache is a read-only memory map; copying it a slice at a time keeps the host
+        # from holding a second whole copy of the split on the way to the device.
+        rows = cache.split(split)
+        self.images = torch.empty(rows.shape, dtype=torch.uint8, device=device)
+        for start in range(0, len(rows), _COPY_ROWS):
+            chunk = torch.from_numpy(np.array(rows[start : start + _COPY_ROWS]))
+            self.images[start : start + _COPY_ROWS].copy_(chunk)
 
     def __len__(self) -> int:
         return len(self.sampler)
