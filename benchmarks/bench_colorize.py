@@ -34,39 +34,24 @@ import numpy as np
 import torch
 from PIL import Image
 
-from common import SHARED_DATA, best_of, machine, peak_rss_mib
+from common import (
+    SHARED_DATA,
+    best_of,
+    current_rss_mib,
+    machine,
+    peak_rss_mib,
+    random_unet256,
+    reset_peak_rss,
+)
 
 VARIANTS = ["reference", "eager", "fast", "onnx"]
 
 
-def current_rss_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def reset_peak_rss() -> bool:
-    """Restart VmHWM from the current RSS (Linux >= 4.0), so a later peak belongs to what ran
-    in between rather than to loading the model."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
-
-
 def make_model(folder: Path) -> tuple[Path, Path]:
     """unet_256 with random weights as safetensors, and its ONNX export."""
-    from kolorize.config import GeneratorConfig
     from kolorize.export import export_onnx
-    from kolorize.models import build_generator
-    from kolorize.models.files import save_generator
 
-    torch.manual_seed(0)
-    cfg = GeneratorConfig(arch="unet", levels=8, width=64)
-    weights = save_generator(folder / "generator.safetensors", build_generator(cfg), cfg,
-                             image_size=256, epoch=0, phase="random")  # fmt: skip
+    weights = random_unet256(folder)
     return weights, export_onnx(weights, folder / "generator.onnx")
 
 

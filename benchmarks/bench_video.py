@@ -31,8 +31,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from bench_colorize import current_rss_mib, reset_peak_rss
-from common import SHARED_DATA, machine, peak_rss_mib
+from common import (
+    SHARED_DATA,
+    current_rss_mib,
+    machine,
+    peak_rss_mib,
+    random_unet256,
+    reset_peak_rss,
+)
 
 SIZES = {"720p": (1280, 720), "1080p": (1920, 1080)}
 RATE = 24
@@ -105,19 +111,6 @@ def one(variant: str, size: str, frames: int, weights: Path, device: str) -> dic
             "rss_mib": round(before), "growth_mib": round(peak_rss_mib() - before)}  # fmt: skip
 
 
-def make_model(folder: Path) -> Path:
-    import torch
-
-    from kolorize.config import GeneratorConfig
-    from kolorize.models import build_generator
-    from kolorize.models.files import save_generator
-
-    torch.manual_seed(0)
-    cfg = GeneratorConfig(arch="unet", levels=8, width=64)
-    return save_generator(folder / "generator.safetensors", build_generator(cfg), cfg,
-                          image_size=256, epoch=0, phase="random")  # fmt: skip
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=24)
@@ -132,7 +125,7 @@ def main() -> None:
     print(f"unet_256 at 256 px, random weights; {args.frames}-frame clips", flush=True)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        weights = make_model(Path(tmp))
+        weights = random_unet256(Path(tmp))
         runs = [(v, s, args.frames) for s in SIZES for v in ("photo path", "video path")]
         runs.append(("video path", "720p", 3 * args.frames))  # memory: flat with length?
         for variant, size, frames in runs:

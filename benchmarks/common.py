@@ -47,3 +47,35 @@ def best_of(fn: Callable[[], object], repeats: int = 3, warmup: int = 1) -> floa
         fn()
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+def current_rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def reset_peak_rss() -> bool:
+    """Restart VmHWM from the current RSS (Linux >= 4.0), so a later peak belongs to what ran
+    in between rather than to loading the model."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def random_unet256(folder: Path) -> Path:
+    """The study's pix2pix unet_256 with random weights, as a generator file: timings need
+    the real architecture, not trained weights."""
+    import torch
+
+    from kolorize.config import GeneratorConfig
+    from kolorize.models import build_generator
+    from kolorize.models.files import save_generator
+
+    torch.manual_seed(0)
+    cfg = GeneratorConfig(arch="unet", levels=8, width=64)
+    return save_generator(folder / "generator.safetensors", build_generator(cfg), cfg,
+                          image_size=256, epoch=0, phase="random")  # fmt: skip

@@ -86,15 +86,15 @@ class Colorizer:
             net, _, meta = load_generator(path)
             image_size, multiple = trained_size(meta), input_multiple(net)
             predict = TorchPredictor(net, device, precision=precision, image_size=image_size)
-        if render_size is not None:
-            image_size = round_to_multiple(render_size, multiple)
-        return cls(
+        colorizer = cls(
             predict,
             image_size=image_size,
             multiple=multiple,
             batch_size=batch_size,
             description=f"{path.name} ({predict.description})",
         )
+        colorizer.image_size = colorizer.render_side(render_size)
+        return colorizer
 
     def render_side(self, render_size: int | None = None) -> int:
         """The side at which colour is predicted: `render_size` rounded to the nearest size the
