@@ -92,12 +92,12 @@ def main() -> None:
     from kolorize.config import parse_set_options
     from kolorize.data.prepare import PrepareRequest, prepare
     from kolorize.data.sources import folder_candidates
-    from kolorize.study import default_parallel, run_full_study
+    from kolorize.study import run_full_study
 
     sets = {"generator.pretrained": False, **parse_set_options(args.sets)}
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    parallel = args.parallel or default_parallel()
-    print(f"machine: {machine()}; --parallel {parallel}", flush=True)
+    parallel = args.parallel  # None: run_study's default for the configs' device
+    print(f"machine: {machine()}; --parallel {parallel or 'default'}", flush=True)
     tmp = Path(tempfile.mkdtemp())
     try:
         start = time.perf_counter()

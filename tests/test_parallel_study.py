@@ -51,3 +51,15 @@ def test_parallel_defaults_to_one_on_the_cpu():
     assert default_parallel("cpu") == 1
     with pytest.raises(KolorizeError):
         run_study(load_study(QUICK), "x", "y", parallel=0)
+
+
+def test_the_default_parallel_follows_the_device_the_configs_name(tmp_path, monkeypatch):
+    """A bare `--set device=cpu` (or a device in the study or run files) is what the default
+    goes by, not only a literal train.device override."""
+    import kolorize.study.runs as runs
+
+    asked: list[str] = []
+    monkeypatch.setattr(runs, "default_parallel", lambda device: asked.append(device) or 0)
+    with pytest.raises(KolorizeError, match="--parallel must be at least 1"):
+        run_study(load_study(QUICK), "x", tmp_path / "S", {"device": "cpu"})
+    assert asked and set(asked) == {"cpu"}

@@ -297,13 +297,13 @@ def study_command(
     """Train every model of a study in order, then evaluate them and write the report
     (STUDY_DIR/REPORT.md, report.html, metrics.csv). Finished work is skipped, interrupted
     runs resumed, so running it again after a crash finishes the study."""
-    from kolorize.study import default_parallel, run_full_study
+    from kolorize.study import run_full_study
 
     sets = _overrides(overrides, deterministic)
     html = run_full_study(
         config, data, out, sets,
         weights_dir=weights_dir, require_all=require_all_metrics, bw_dir=bw, evaluate=evaluate,
-        parallel=parallel or default_parallel(str(sets.get("train.device", "auto"))), log=_echo,
+        parallel=parallel, log=_echo,
     )  # fmt: skip
     if html is not None:
         _echo(f"report: {html}")

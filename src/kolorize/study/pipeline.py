@@ -42,7 +42,7 @@ def run_full_study(
     require_all: bool = False,
     bw_dir: str | Path | None = None,
     evaluate: bool = True,
-    parallel: int = 1,
+    parallel: int | None = None,
     log: Callable[[str], None] = print,
 ) -> Path | None:
     """Train, evaluate and report; returns the report.html path (None without evaluation)."""

@@ -163,19 +163,24 @@ def run_study(
     out: str | Path,
     overrides: Mapping[str, Any] | None = None,
     *,
-    parallel: int = 1,
+    parallel: int | None = None,
     log: Callable[[str], None] = print,
 ) -> list[Path]:
     """Train every run that is not finished; returns the run directories in study order.
 
     With `parallel` > 1, runs whose dependencies are finished train at the same time, each in
-    its own process (the study's three GAN runs only need U-Net_30)."""
+    its own process (the study's three GAN runs only need U-Net_30). By default, as many as
+    `default_parallel` allows on the devices the runs' configs name."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     overrides = dict(overrides or {})
-    for run in study.runs:  # check every config before spending time on training
-        if run.continue_from is None:
-            run_config(study, run, out, overrides)
+    devices = {  # checks every config before spending time on training
+        run_config(study, run, out, overrides).train.device
+        for run in study.runs
+        if run.continue_from is None  # a continuation trains where the run it continues did
+    }
+    if parallel is None:
+        parallel = min(default_parallel(device) for device in devices)
     if parallel < 1:
         raise KolorizeError("--parallel must be at least 1")
     done: set[str] = set()
