@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from kolorize.data.cache import manifest_digest
 from kolorize.errors import KolorizeError
 from kolorize.rundir import GENERATOR, METRICS_JSON, REPORT_HTML, REPORT_MD
 from kolorize.study.runs import load_study, run_study
@@ -55,8 +56,10 @@ def run_full_study(
     )
     if not evaluate:
         return None
+    # the photos themselves, not the folder's name: a dataset prepared again in the same
+    # folder makes the old scores stale (metrics.json names the folder anyway)
     settings = {
-        "data": str(Path(data_dir).resolve()),
+        "manifest": manifest_digest(data_dir),
         "weights_dir": str(weights_dir) if weights_dir else None,
         "require_all": require_all,
     }
