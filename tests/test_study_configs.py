@@ -93,3 +93,16 @@ def test_a_norm_the_dynamic_unet_cannot_take_is_a_user_error() -> None:
 
     with pytest.raises(KolorizeError, match=r"generator\.norm does not apply"):
         load_config(CONFIGS / "unet_30.yaml", {"generator.norm": "instance"})
+
+
+@pytest.mark.parametrize("bad", ["ten", -1, 2.5])
+def test_extra_epochs_that_is_not_a_whole_number_is_one_clear_error(tmp_path: Path, bad) -> None:
+    from kolorize.errors import KolorizeError
+    from kolorize.study import load_study
+
+    (tmp_path / "a.yaml").write_text("train: {epochs: 1}\n")
+    runs = [{"name": "A", "config": "a.yaml"},
+            {"name": "B", "continue_from": "A", "extra_epochs": bad}]  # fmt: skip
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump({"runs": runs}))
+    with pytest.raises(KolorizeError, match="run B: extra_epochs must be a whole number"):
+        load_study(tmp_path / "s.yaml")

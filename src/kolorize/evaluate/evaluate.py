@@ -75,7 +75,7 @@ def select_runs(paths: Sequence[str | Path], log: Callable[[str], None]) -> list
             name = path.parent.name if run_dir is not None else path.stem
             chosen.append(ModelToScore(name, path, run_dir))
         elif is_run_dir(path):
-            raise KolorizeError(f"{path} holds no {GENERATOR} (has the run finished?)")
+            resolve_generator_file(path)  # says that the run has no generator yet
         elif not path.exists():
             raise KolorizeError(f"no such run directory or generator file: {path}")
         else:

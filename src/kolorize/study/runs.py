@@ -74,7 +74,7 @@ def load_study(path: str | Path) -> Study:
             config=(path.parent / entry["config"]) if entry.get("config") else None,
             init_from=entry.get("init_from"),
             continue_from=entry.get("continue_from"),
-            extra_epochs=int(entry.get("extra_epochs", 0)),
+            extra_epochs=_whole_number(path, entry, "extra_epochs"),
             overrides=dict(entry.get("set") or {}),
         )
         earlier = [r.name for r in runs]
@@ -91,6 +91,15 @@ def load_study(path: str | Path) -> Study:
     if not runs:
         raise KolorizeError(f"{path}: a study needs at least one run")
     return Study(path, runs, dict(data.get("set") or {}))
+
+
+def _whole_number(path: Path, entry: dict[str, Any], key: str) -> int:
+    value = entry.get(key, 0)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise KolorizeError(
+            f"{path}: run {entry['name']}: {key} must be a whole number, got {value!r}"
+        )
+    return value
 
 
 def run_config(study: Study, run: StudyRun, out: Path, overrides: Mapping[str, Any]) -> RunConfig:
