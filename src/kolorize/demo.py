@@ -93,20 +93,19 @@ def run_demo(
         study_file or demo_study_file(), data, out, bw_dir=bw_dir or photos / "bw", log=log
     )
     assert html is not None
-    shipped = colorize_with_shipped_model(bw_dir or photos / "bw", out / "shipped_colorizer")
+    shipped = colorize_with_shipped_model(bw_dir or photos / "bw", out / "shipped_colorizer", log)
     log(f"the shipped colorizer's take on the black-and-white photos: {shipped}")
     return html
 
 
-def colorize_with_shipped_model(photos: Path, out: Path) -> Path:
-    """Every photo of `photos` colorized by the packaged model, as gray | colour sheets."""
-    from kolorize.data.images import is_image_path
-    from kolorize.inference.colorizer import Colorizer, grayscale, side_by_side
+def colorize_with_shipped_model(
+    photos: Path, out: Path, log: Callable[[str], None] = print
+) -> Path:
+    """Every photo of `photos` colorized by the packaged model, as `kolorize colorize
+    --compare` writes them (gray | colour); a photo that cannot be read is skipped, said."""
+    from kolorize.inference.colorizer import Colorizer
+    from kolorize.photo_files import colorize_photos, find_inputs, format_name, plan
 
-    out.mkdir(parents=True, exist_ok=True)
-    colorizer = Colorizer.load()
-    for path in sorted(p for p in photos.iterdir() if is_image_path(p)):
-        photo = Image.open(path)
-        sheet = side_by_side(grayscale(photo), colorizer.colorize(photo), gap=0)
-        sheet.save(out / f"{path.stem}.jpg", quality=90)
+    jobs = plan(find_inputs([str(photos)]), out, format_name("jpg"))
+    colorize_photos(Colorizer.load(), jobs, compare=True, quality=90, log=log)
     return out
