@@ -20,13 +20,9 @@ import torch
 
 from kolorize.data.cache import ImageCache
 from kolorize.evaluate.colorfulness import colorfulness
+from kolorize.evaluate.metrics import psnr_per_image
 from kolorize.inference.tensors import colorize_tensors, grayscale_tensors, to_nchw
 from kolorize.models.files import DEFAULT_MODEL, load_generator
-
-
-def psnr(a: torch.Tensor, b: torch.Tensor) -> np.ndarray:
-    mse = (a.double() - b.double()).pow(2).flatten(1).mean(1)
-    return (10 * torch.log10(255.0**2 / mse)).numpy()
 
 
 def main() -> None:
@@ -35,14 +31,14 @@ def main() -> None:
     parser.add_argument("model", nargs="?", default=str(DEFAULT_MODEL))
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    net = load_generator(args.model)[0].float().eval()
+    net = load_generator(args.model)[0]  # fp32, eval mode
     val = ImageCache(args.data).split("val")
     rows = {"model": [], "gray": [], "cf_model": [], "cf_real": []}
     for start in range(0, len(val), 32):
         real = to_nchw(val[start : start + 32], torch.device("cpu"))
         fake, gray = colorize_tensors(net, real), grayscale_tensors(real)
-        rows["model"] += list(psnr(fake, real))
-        rows["gray"] += list(psnr(gray, real))
+        rows["model"] += psnr_per_image(fake, real).tolist()
+        rows["gray"] += psnr_per_image(gray, real).tolist()
         rows["cf_model"] += colorfulness(fake).tolist()
         rows["cf_real"] += colorfulness(real).tolist()
     model, gray = np.array(rows["model"]), np.array(rows["gray"])

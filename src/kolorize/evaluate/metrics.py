@@ -105,6 +105,14 @@ class SetScores:
     logits: torch.Tensor | None  # (n, K) float64 Inception logits
 
 
+def psnr_per_image(images: torch.Tensor, references: torch.Tensor) -> torch.Tensor:
+    """The study's PSNR of each image (N, 3, H, W), 0..255, against its reference."""
+    return peak_signal_noise_ratio(
+        images.double(), references.double(), data_range=DATA_RANGE, reduction="none",
+        dim=(1, 2, 3),
+    )  # fmt: skip
+
+
 class SetScorer:
     """Feed `update(images, references)` batches of uint8 RGB (N, 3, H, W) on one device,
     then take `result()`. One scorer at a time per `Backbones`: the LPIPS metric holds the
@@ -127,9 +135,7 @@ class SetScorer:
         x, y = images.double(), references.double()
         self._psnr.update(x, y)
         values = self._per_image
-        values["psnr"].append(
-            peak_signal_noise_ratio(x, y, data_range=DATA_RANGE, reduction="none", dim=(1, 2, 3))
-        )
+        values["psnr"].append(psnr_per_image(x, y))
         # float32: 4x faster than float64 on the CPU; SSIM moves by at most ~3e-5
         ssim = structural_similarity_index_measure(
             x.float(), y.float(), data_range=DATA_RANGE, reduction="none"
