@@ -11,14 +11,10 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import re
 from pathlib import Path
 
-from safetensors.torch import save_file
-
-from kolorize.models.files import DEFAULT_MODEL, FORMAT, read_generator
-from kolorize.rundir import atomic_write
+from kolorize.models.files import DEFAULT_MODEL, read_generator, save_generator_tensors
 
 FILES_PY = Path(__file__).resolve().parents[1] / "src" / "kolorize" / "models" / "files.py"
 
@@ -30,12 +26,9 @@ def main() -> None:
     args = parser.parse_args()
     tensors, cfg, meta = read_generator(args.source)
     half = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in tensors.items()}
-    metadata = {"format": FORMAT, "generator": json.dumps(cfg.__dict__)}
-    metadata.update({k: json.dumps(v) for k, v in meta.items()})
-    metadata["shipped_from"] = json.dumps(str(Path(args.source).resolve().name))
-    metadata["note"] = json.dumps(args.note)
-    with atomic_write(DEFAULT_MODEL) as tmp:
-        save_file(half, str(tmp), metadata=metadata)
+    shipped_from = Path(args.source).resolve().name
+    save_generator_tensors(DEFAULT_MODEL, half, cfg, **meta, shipped_from=shipped_from,
+                           note=args.note)  # fmt: skip
     digest = hashlib.sha256(DEFAULT_MODEL.read_bytes()).hexdigest()
     text = FILES_PY.read_text()
     text, n = re.subn(

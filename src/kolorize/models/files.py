@@ -28,8 +28,15 @@ DEFAULT_IMAGE_SIZE = 256
 
 def save_generator(path: str | Path, net: nn.Module, cfg: GeneratorConfig, **meta: Any) -> Path:
     """Write atomically: a crash mid-write never leaves a broken file under the final name."""
-    path = Path(path)
     tensors = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    return save_generator_tensors(path, tensors, cfg, **meta)
+
+
+def save_generator_tensors(
+    path: str | Path, tensors: dict[str, torch.Tensor], cfg: GeneratorConfig, **meta: Any
+) -> Path:
+    """`save_generator` for a state dict already in hand (e.g. converted to float16)."""
+    path = Path(path)
     metadata = {"format": FORMAT, "generator": json.dumps(asdict(cfg))}
     metadata.update({k: json.dumps(v) for k, v in meta.items()})
     with atomic_write(path) as tmp:
