@@ -31,10 +31,6 @@ DEFAULT_MIN_SIDE = 64
 GRAYSCALE_SPREAD = 12
 _ORIENTATION = 0x0112
 
-# Modes of images handed to upright_rgb that need no round trip through load_rgb.
-_FAST_MODES = {"RGB", "L"}
-# Modes TIFF cannot hold, and the nearest ones it can (Pillow converts between them exactly).
-_NOT_IN_TIFF = {"HSV": "RGB", "La": "LA", "RGBa": "RGBA"}
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
@@ -119,7 +115,7 @@ def _convert_mode(img: Image.Image, conversions: list[str]) -> Image.Image:
         return img.convert("RGB")
     if mode in {"RGBA", "RGBa", "LA", "La"}:
         conversions.append("alpha->white")
-        return _composite_on_white(img)
+        return _composite_on_white(img.convert("LA") if mode == "La" else img)
     if mode in {"I", "I;16", "I;16B", "I;16L", "I;16N", "F"}:
         conversions.append("16bit->8bit")
         return _high_bit_depth_to_rgb(img)
@@ -150,20 +146,18 @@ def upright(img: Image.Image) -> tuple[Image.Image, int]:
 
 
 def upright_rgb(image: Image.Image) -> Image.Image:
-    """Any PIL image -> upright 8-bit sRGB. Odd modes (CMYK, 16-bit, alpha, palette, HSV) and
-    non-sRGB ICC profiles go through `load_rgb`, so they convert exactly as files do. An image
-    with no pixels raises ImageRejected."""
+    """Any PIL image -> upright 8-bit sRGB, converted exactly as `load_rgb` converts a file
+    (CMYK, 16-bit, alpha, palette, HSV, non-sRGB ICC profiles). An image with no pixels raises
+    ImageRejected."""
     if 0 in image.size:
         raise ImageRejected("too small", f"{image.width}x{image.height} pixels")
-    icc = image.info.get("icc_profile")
     image, _ = upright(image)
-    if image.mode in _FAST_MODES and (not icc or _describes_srgb(icc)):
-        return image if image.mode == "RGB" else image.convert("RGB")
-    if image.mode in _NOT_IN_TIFF:
-        image = image.convert(_NOT_IN_TIFF[image.mode])
-    buf = io.BytesIO()
-    image.save(buf, "TIFF", icc_profile=icc)
-    return load_rgb(buf.getvalue(), min_side=1).image
+    return _to_rgb(image, [])
+
+
+def _to_rgb(img: Image.Image, conversions: list[str]) -> Image.Image:
+    """A decoded, upright image in any mode -> 8-bit sRGB, noting each conversion."""
+    return _convert_mode(_to_srgb_with_icc(img, conversions), conversions)
 
 
 def load_rgb(
@@ -213,9 +207,7 @@ def load_rgb(
         width, height = height, width
     if min(width, height) < min_side:
         raise ImageRejected("too small", f"{width}x{height} (minimum side {min_side})")
-    img = _to_srgb_with_icc(img, conversions)
-    img = _convert_mode(img, conversions)
-    return LoadedImage(img, conversions, source_mode, (width, height))
+    return LoadedImage(_to_rgb(img, conversions), conversions, source_mode, (width, height))
 
 
 def resize_photo(img: Image.Image, size: int, fit: Fit) -> Image.Image:
