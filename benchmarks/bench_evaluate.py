@@ -7,7 +7,8 @@ Colorfulness) as `kolorize evaluate` runs it.
 A dataset of real photos (../shared/data/photos) is prepared at --size with --val validation
 images; --models generators of the study's architecture (ResNet18 U-Net, random init: the
 speed of a trained one is the same) are scored against it, plus the ground-truth row. The real
-set goes through InceptionV3 and AlexNet once; each model's colorizations once more.
+set goes through InceptionV3 once; LPIPS runs AlexNet on both sides of every pair, so on the
+real images again for every model (about 2% of the time on a CPU).
 
 Without the pretrained weights (no --weights-dir, nothing in the torch hub cache, offline),
 random weights of the real architectures are used: timings are real, metric values are not.
