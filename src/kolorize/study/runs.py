@@ -145,22 +145,14 @@ def _dependencies(run: StudyRun) -> set[str]:
     return {r for r in (run.init_from, run.continue_from) if r is not None}
 
 
-def _train_run(
-    cfg: RunConfig, data_dir: str | Path, run_dir: Path, resume: bool, log: Callable[[str], None]
-) -> None:
-    train(cfg, data_dir, run_dir, resume=resume, log=log)
-
-
-def _train_in_child(cfg_dict: dict[str, Any], data_dir: str, run_dir: str, resume: bool) -> None:
+def _train_in_child(cfg: RunConfig, data_dir: str | Path, run_dir: Path, resume: bool) -> None:
     """A run in its own process: its own RNG streams and CUDA context, exactly as alone."""
     import sys
 
-    name = Path(run_dir).name
+    name = run_dir.name
     try:
-        _train_run(
-            from_dict(cfg_dict), data_dir, Path(run_dir), resume,
-            lambda msg: print(f"[{name}] {msg}", flush=True),
-        )  # fmt: skip
+        train(cfg, data_dir, run_dir, resume=resume,
+              log=lambda msg: print(f"[{name}] {msg}", flush=True))  # fmt: skip
     except KolorizeError as e:
         print(f"[{name}] error: {e}", file=sys.stderr, flush=True)
         sys.exit(2)
@@ -206,20 +198,23 @@ def run_study(
         log(f"all {len(study.runs)} runs of the study are finished: nothing to train")
     elif parallel == 1:
         for run in todo:
-            _train_run(*_prepare_run(study, run, data_dir, out, overrides), log)
+            cfg, run_dir, resume = _prepare_run(study, run, out, overrides)
+            train(cfg, data_dir, run_dir, resume=resume, log=log)
     else:
         _train_in_parallel(study, todo, done, data_dir, out, overrides, parallel, log)
     return [out / r.name for r in study.runs]
 
 
 def _prepare_run(
-    study: Study, run: StudyRun, data_dir: str | Path, out: Path, overrides: Mapping[str, Any]
-) -> tuple[RunConfig, str | Path, Path, bool]:
+    study: Study, run: StudyRun, out: Path, overrides: Mapping[str, Any]
+) -> tuple[RunConfig, Path, bool]:
+    """(config, run folder, whether to resume) of a run about to train; a continuation's
+    folder starts from its parent's newest checkpoint."""
     run_dir = out / run.name
     cfg = run_config(study, run, out, overrides)
     if run.continue_from is not None and not list_checkpoints(run_dir):
         _seed_continuation(out / run.continue_from, run_dir)
-    return cfg, data_dir, run_dir, bool(list_checkpoints(run_dir))
+    return cfg, run_dir, bool(list_checkpoints(run_dir))
 
 
 def _train_in_parallel(
@@ -244,10 +239,10 @@ def _train_in_parallel(
                 if len(running) >= parallel:
                     break
                 if _dependencies(run) <= done:
-                    cfg, data, run_dir, resume = _prepare_run(study, run, data_dir, out, overrides)
+                    cfg, run_dir, resume = _prepare_run(study, run, out, overrides)
                     proc = ctx.Process(
                         target=_train_in_child,
-                        args=(cfg.to_dict(), str(data), str(run_dir), resume),
+                        args=(cfg, data_dir, run_dir, resume),
                         name=f"kolorize-{run.name}",
                     )
                     proc.start()
