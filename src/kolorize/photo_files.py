@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image
@@ -192,13 +193,20 @@ def check_fits_format(size: tuple[int, int], fmt: str) -> None:
         )
 
 
-def save_atomic(image: Image.Image, path: Path, fmt: str, quality: int = 95) -> None:
-    """Write through a temporary file and a rename, so `path` is never half-written."""
+def save_image(image: Image.Image, fp: Path | BinaryIO, fmt: str, quality: int = 95) -> None:
+    """Save `image` as `fmt` (a key of FORMATS) to a file or buffer; `quality` for the lossy
+    formats. Raises ValueError, in words, when the image is too big for the format."""
     check_fits_format(image.size, fmt)
     pil_format, _ = FORMATS[fmt]
     options = {} if fmt == "png" else {"quality": quality}
+    image.save(fp, format=pil_format, **options)
+
+
+def save_atomic(image: Image.Image, path: Path, fmt: str, quality: int = 95) -> None:
+    """Write through a temporary file and a rename, so `path` is never half-written."""
+    check_fits_format(image.size, fmt)  # before atomic_write makes the folder: none left empty
     with atomic_write(path) as tmp:
-        image.save(tmp, format=pil_format, **options)
+        save_image(image, tmp, fmt, quality)
 
 
 def describe_failure(e: BaseException) -> str:
@@ -315,4 +323,5 @@ __all__ = [
     "format_name",
     "plan",
     "save_atomic",
+    "save_image",
 ]
