@@ -212,6 +212,7 @@ def test_bad_videos_are_one_clear_error(tmp_path: Path, colorizer: Colorizer, ma
     with pytest.raises(VideoError, match=message) as caught:
         colorize_video(colorizer, bad, tmp_path / "out.mp4", show_progress=False)
     assert str(bad) in str(caught.value)
+    assert caught.value.path == bad and str(bad) not in caught.value.reason
     assert not (tmp_path / "out.mp4").exists()
     _no_leftovers(tmp_path)
 

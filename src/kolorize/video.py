@@ -48,7 +48,15 @@ _BITS_PER_PIXEL = 0.2
 
 
 class VideoError(KolorizeError):
-    """A video that cannot be read or written; the message names the file."""
+    """A video that cannot be read or written. `path`: the file at fault; `reason`: what is
+    wrong with it, in words that do not name it (for callers that name it their own way);
+    str(): both, "PATH: REASON" (or "cannot write PATH: REASON" when `writing`)."""
+
+    def __init__(self, path: Path, reason: str, *, writing: bool = False) -> None:
+        super().__init__(f"cannot write {path}: {reason}" if writing else f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+        self.writing = writing
 
 
 @dataclass(frozen=True)
@@ -92,7 +100,7 @@ def probe(path: str | Path) -> VideoInfo:
         stream = _video_stream(container, path)
         first = next(container.decode(stream), None)
         if first is None:
-            raise VideoError(f"{path}: the video stream has no frames that can be decoded")
+            raise VideoError(path, "the video stream has no frames that can be decoded")
         rate = Fraction(stream.average_rate or stream.guessed_rate or 0)
         seconds = _seconds(container, stream)
         frames = stream.frames or round(seconds * rate)
@@ -129,7 +137,7 @@ def colorize_video(
     """
     src, dst = Path(src), Path(dst)
     if src.resolve() == dst.resolve():
-        raise VideoError(f"writing {dst} would overwrite the input video; choose another -o")
+        raise VideoError(dst, "writing it would overwrite the input video; choose another -o")
     info = probe(src)
     fmt = _container_format(dst)
     smoother = temporal if isinstance(temporal, TemporalSmoother) else TemporalSmoother(temporal)
@@ -147,7 +155,7 @@ def colorize_video(
         done, codec = _transcode(src, tmp, fmt, info, colour, colorizer.batch_size,
                                  dst=dst, log=log, on_progress=on_progress)  # fmt: skip
         if done == 0:
-            raise VideoError(f"{src}: no video frames could be decoded")
+            raise VideoError(src, "no video frames could be decoded")
     return VideoResult(dst, done, time.perf_counter() - start, codec, smoother.cuts)
 
 
@@ -210,9 +218,9 @@ class _clear_errors:
 
         if isinstance(err, av.FFmpegError | OSError):
             if self.writing:
-                raise VideoError(f"cannot write {self.path}: {_reason(err)}") from None
+                raise VideoError(self.path, _reason(err), writing=True) from None
             what = "is not a video that can be read" if _is_invalid(err) else "failed"
-            raise VideoError(f"{self.path}: {what} ({_reason(err)})") from None
+            raise VideoError(self.path, f"{what} ({_reason(err)})") from None
         return False
 
 
@@ -228,7 +236,7 @@ def _reason(err: BaseException) -> str:
 
 def _video_stream(container: Any, path: Path) -> Any:
     if not container.streams.video:
-        raise VideoError(f"{path}: has no video stream")
+        raise VideoError(path, "has no video stream")
     return container.streams.video[0]
 
 
@@ -247,9 +255,7 @@ def _range(frame: Any) -> Any:
 def _container_format(dst: Path) -> str:
     if not is_video_path(dst):
         raise VideoError(
-            f"{dst}: name the output with a video suffix ("
-            + ", ".join(sorted(VIDEO_EXTENSIONS))
-            + ")"
+            dst, "name the output with a video suffix (" + ", ".join(sorted(VIDEO_EXTENSIONS)) + ")"
         )
     return _FORMAT_OF_SUFFIX[dst.suffix.lower()]
 
@@ -283,7 +289,7 @@ class _Frames:
                 packet = next(packets, None)
             except av.FFmpegError as e:
                 raise VideoError(
-                    f"{self.src}: the video is damaged after frame {decoded} ({_reason(e)})"
+                    self.src, f"the video is damaged after frame {decoded} ({_reason(e)})"
                 ) from None
             if packet is None:
                 break
@@ -348,8 +354,9 @@ class _Encoder:
         for a in audio_in:
             if a.codec_context.name not in supported:
                 raise VideoError(
-                    f"{dst}: a {dst.suffix} file cannot hold this video's "
-                    f"{a.codec_context.name} sound; name a .mkv or .mov output"
+                    dst,
+                    f"a {dst.suffix} file cannot hold this video's "
+                    f"{a.codec_context.name} sound; name a .mkv or .mov output",
                 )
         codecs = [c for c in (info.codec, FALLBACK_CODEC) if _can_write(c, supported)]
         codecs.append(blank.default_video_codec)  # e.g. VP9 for WebM, which takes no H.264
@@ -371,7 +378,7 @@ class _Encoder:
                     log(f"{dst.name}: this FFmpeg cannot write {info.codec} into a {dst.suffix} "
                         f"file: writing {name} instead")  # fmt: skip
                 return cls(out, stream, audio, stream.codec_context.pix_fmt)
-        raise VideoError(f"cannot write {dst}: no encoder could be opened ({last})")
+        raise VideoError(dst, f"no encoder could be opened ({last})", writing=True)
 
     def copy_audio(self, packet: Any) -> None:
         if packet.dts is None:  # the demuxer's end-of-stream marker

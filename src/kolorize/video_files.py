@@ -79,8 +79,8 @@ def colorize_videos(
     for job in jobs:
         try:
             result = colorize_video(colorizer, job.source, job.target, temporal=temporal, log=log)
-        except VideoError as e:
-            reason = str(e).removeprefix(f"{job.source}: ")
+        except VideoError as e:  # about the input: its reason; about the output: all of it
+            reason = e.reason if e.path == job.source else str(e)
             report.failed.append((job.source, reason))
             log(f"skipped {job.source}: {reason}")
             continue

@@ -23,13 +23,16 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from fastapi import FastAPI, File, HTTPException, UploadFile
 from fastapi.responses import FileResponse
 
 from kolorize.serve.guard import megabytes
+
+if TYPE_CHECKING:
+    from kolorize.video import VideoError
 
 DEFAULT_MAX_VIDEO_SECONDS = 30.0
 DEFAULT_MAX_VIDEO_PIXELS = 1920 * 1080
@@ -97,8 +100,8 @@ class VideoJobs:
                                     show_progress=False, on_progress=progress)  # fmt: skip
             job.done = job.total = result.frames
             job.state = "done"
-        except VideoError as e:
-            job.state, job.detail = "failed", str(e).replace(str(job.source), "the clip")
+        except VideoError as e:  # in words that name no file of the server's
+            job.state, job.detail = "failed", _clip_error(e, job.source)
         except Exception as e:  # the page must hear about it; the server goes on
             job.state, job.detail = "failed", f"The clip could not be colorized ({e})."
         finally:
@@ -180,6 +183,13 @@ def add_video_routes(
     }
 
 
+def _clip_error(e: VideoError, source: Path) -> str:
+    """A VideoError about the uploaded clip or the colorized one, for the page."""
+    if e.path == source:
+        return f"the clip: {e.reason}"
+    return f"The colorized clip could not be written: {e.reason}"
+
+
 def _check(source: Path, folder: Path, max_seconds: float, max_pixels: int) -> Any:
     from kolorize.video import VideoError, probe
 
@@ -194,7 +204,7 @@ def _check(source: Path, folder: Path, max_seconds: float, max_pixels: int) -> A
                                      f"{max_pixels:,} pixels a frame.")  # fmt: skip
     except VideoError as e:
         shutil.rmtree(folder, ignore_errors=True)
-        raise HTTPException(422, str(e).replace(str(source), "This clip")) from None
+        raise HTTPException(422, f"This clip: {e.reason}") from None
     except HTTPException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
