@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import re
 import socket
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -41,6 +40,7 @@ from kolorize.serve.guard import (
     SecurityHeaders,
     UploadLimit,
     UploadTooBig,
+    safe_stem,
 )
 from kolorize.serve.video_jobs import DEFAULT_MAX_VIDEO_SECONDS, add_video_routes
 
@@ -59,11 +59,6 @@ _MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 DEFAULT_MAX_ACTIVE = 8
 DEFAULT_REQUEST_TIMEOUT = 60.0
 DEFAULT_MAX_CONNECTIONS = 64
-
-
-def _safe_stem(filename: str | None) -> str:
-    stem = Path(filename or "photo").stem
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._")[:80] or "photo"
 
 
 def _check_type(photo: UploadFile) -> None:
@@ -155,7 +150,7 @@ def create_app(
         content, (width, height) = await anyio.to_thread.run_sync(
             colorize_bytes, data, format, limiter=limiter
         )
-        name = f"{_safe_stem(photo.filename)}-colorized{FORMATS[format][1]}"
+        name = f"{safe_stem(photo.filename)}-colorized{FORMATS[format][1]}"
         return Response(
             content,
             media_type=_MEDIA_TYPES[format],

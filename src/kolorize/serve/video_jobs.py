@@ -29,7 +29,7 @@ import anyio
 from fastapi import FastAPI, File, HTTPException, UploadFile
 from fastapi.responses import FileResponse
 
-from kolorize.serve.guard import megabytes
+from kolorize.serve.guard import UploadTooBig, safe_stem
 
 if TYPE_CHECKING:
     from kolorize.video import VideoError
@@ -63,9 +63,8 @@ class Job:
 class VideoJobs:
     """The clips being colorized, by id."""
 
-    def __init__(self, colorizer: Any, root: Path) -> None:
+    def __init__(self, colorizer: Any) -> None:
         self.colorizer = colorizer
-        self.root = root
         self.jobs: dict[str, Job] = {}
         self.lock = threading.Lock()
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kolorize-video")
@@ -133,7 +132,7 @@ def add_video_routes(
         available = True
     root = Path(tempfile.mkdtemp(prefix="kolorize-video-"))
     atexit.register(shutil.rmtree, root, True)
-    jobs = VideoJobs(colorizer, root)
+    jobs = VideoJobs(colorizer)
 
     @app.post("/api/video", status_code=202)
     async def upload(video: UploadFile = File(...)) -> dict[str, Any]:
@@ -146,15 +145,14 @@ def add_video_routes(
                                      f"{video.filename or 'this file'} is not one.")  # fmt: skip
         data = await video.read(max_bytes + 1)
         if len(data) > max_bytes:
-            raise HTTPException(413, f"The clip is too big: the limit is {megabytes(max_bytes)}.")
+            raise UploadTooBig(max_bytes, "clip")
         job_id = secrets.token_urlsafe(16)
         folder = root / job_id
         folder.mkdir()
         source = folder / f"upload{suffix}"
         source.write_bytes(data)
         info = await anyio.to_thread.run_sync(_check, source, folder, max_seconds, max_pixels)
-        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(video.filename or "clip").stem)[:80]
-        target = folder / f"{stem.strip('._') or 'clip'}-colorized{suffix}"
+        target = folder / f"{safe_stem(video.filename, 'clip')}-colorized{suffix}"
         jobs.submit(job_id, Job(folder, source, target, info.frames))
         return {"id": job_id, "frames": info.frames}
 
