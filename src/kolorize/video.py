@@ -68,7 +68,6 @@ class VideoInfo:
     seconds: float
     codec: str
     rotation: int  # degrees counter-clockwise the player turns the picture
-    audio: tuple[str, ...]  # codecs of the audio streams
 
 
 @dataclass(frozen=True)
@@ -112,7 +111,6 @@ def probe(path: str | Path) -> VideoInfo:
             seconds=seconds,
             codec=stream.codec_context.name,
             rotation=int(first.rotation or 0),
-            audio=tuple(a.codec_context.name for a in container.streams.audio),
         )
 
 
@@ -135,6 +133,9 @@ def colorize_video(
     `on_progress(done, total)` is called after each batch (total is an estimate). Raises
     `VideoError` for files that cannot be read or written.
     """
+    # imported here, so that importing kolorize.video needs no torch
+    from kolorize.inference.recombine import recombine
+
     src, dst = Path(src), Path(dst)
     if src.resolve() == dst.resolve():
         raise VideoError(dst, "writing it would overwrite the input video; choose another -o")
@@ -147,7 +148,7 @@ def colorize_video(
     def colour(frames: list[Any]) -> list[np.ndarray]:
         rgbs = [f.to_ndarray(format="rgb24", src_color_range=_range(f)) for f in frames]
         small_L, ab = colorizer.predict([Image.fromarray(x) for x in rgbs], render_size=render_size)
-        out = [_recombined(x, smoother(L, a)) for x, L, a in zip(rgbs, small_L, ab, strict=True)]
+        out = [recombine(x, smoother(L, a)) for x, L, a in zip(rgbs, small_L, ab, strict=True)]
         bar.update(len(frames))
         return out
 
@@ -192,12 +193,6 @@ def _transcode(
     if frames.damaged:
         log(f"{src}: {frames.damaged} damaged video packets skipped (their frames are missing)")
     return done, encoder.codec
-
-
-def _recombined(rgb: np.ndarray, ab: np.ndarray) -> np.ndarray:
-    from kolorize.inference.recombine import recombine
-
-    return recombine(rgb, ab)
 
 
 class _clear_errors:
@@ -314,13 +309,14 @@ class _Frames:
 class _Encoder:
     """The output's video stream (encoder) and copied audio streams."""
 
-    def __init__(self, out: Any, stream: Any, audio: dict[int, Any], pix_fmt: str) -> None:
+    def __init__(self, out: Any, stream: Any, audio: dict[int, Any]) -> None:
         self.out = out
         self.stream = stream
         self.audio = audio
-        self.pix_fmt = pix_fmt
-        self.codec = stream.codec_context.name
+        self._video_frame = require_av().VideoFrame
         cc = stream.codec_context
+        self.codec = cc.name
+        self._pix_fmt = cc.pix_fmt
         self._colorspace = cc.colorspace or None
         self._range = cc.color_range or None
         self._next_pts = 0
@@ -377,7 +373,7 @@ class _Encoder:
                     name = "H.264" if codec == FALLBACK_CODEC else codec
                     log(f"{dst.name}: this FFmpeg cannot write {info.codec} into a {dst.suffix} "
                         f"file: writing {name} instead")  # fmt: skip
-                return cls(out, stream, audio, stream.codec_context.pix_fmt)
+                return cls(out, stream, audio)
         raise VideoError(dst, f"no encoder could be opened ({last})", writing=True)
 
     def copy_audio(self, packet: Any) -> None:
@@ -387,9 +383,8 @@ class _Encoder:
         self.out.mux(packet)
 
     def write(self, rgb: np.ndarray, source: Any) -> None:
-        av = require_av()
-        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(
-            format=self.pix_fmt, dst_colorspace=self._colorspace, dst_color_range=self._range
+        frame = self._video_frame.from_ndarray(rgb, format="rgb24").reformat(
+            format=self._pix_fmt, dst_colorspace=self._colorspace, dst_color_range=self._range
         )
         if source.pts is not None:
             frame.pts, frame.time_base = source.pts, source.time_base
