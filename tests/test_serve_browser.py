@@ -112,3 +112,46 @@ def test_a_file_that_is_not_a_photo_gets_a_clear_message(page, tmp_path: Path) -
     page.set_input_files("#file", str(too_big))
     page.wait_for_selector("#error:has-text('limit')")
     assert "the limit is 2 MB" in page.inner_text("#error")
+
+
+CLIP_ID = "c" * 22
+
+
+def _send_a_clip(page, tmp_path: Path) -> None:
+    """Pick a clip whose upload the server (stood in for by `route`) accepts as CLIP_ID; its
+    progress is asked from the real server unless the test routes that too."""
+    page.route(
+        "**/api/video",
+        lambda route: route.fulfill(status=202, json={"id": CLIP_ID, "frames": 3}),
+    )
+    clip = tmp_path / "reel.mp4"
+    clip.write_bytes(b"\0" * 100)
+    page.set_input_files("#file", str(clip))
+
+
+def test_a_clip_the_server_no_longer_knows_gets_a_clear_message(page, tmp_path: Path) -> None:
+    try:
+        _send_a_clip(page, tmp_path)  # the real server never saw it: 404, as after a restart
+        page.wait_for_selector("#error:not([hidden])")
+        assert "no longer knows this clip" in page.inner_text("#error")
+        assert page.get_attribute("#drop", "aria-busy") is None
+    finally:
+        page.unroute("**/api/video")
+
+
+def test_an_older_clip_does_not_overwrite_a_newer_photo(page, tmp_path: Path) -> None:
+    held = []
+    page.route(f"**/api/video/{CLIP_ID}", lambda route: held.append(route))  # answered late
+    try:
+        with page.expect_request(f"**/api/video/{CLIP_ID}"):
+            _send_a_clip(page, tmp_path)
+        photo = real_photo_paths(1)[0]
+        page.set_input_files("#file", str(photo))  # a newer upload while the clip's is pending
+        _wait_for_result(page)
+        with page.expect_response(f"**/api/video/{CLIP_ID}"):
+            held[0].fulfill(json={"state": "failed", "done": 0, "total": 3, "detail": "old"})
+        page.wait_for_timeout(500)  # time for the old poll to act on its answer, if it would
+        assert page.is_hidden("#error") and page.inner_text("#status").startswith("Done:")
+    finally:
+        page.unroute(f"**/api/video/{CLIP_ID}")
+        page.unroute("**/api/video")

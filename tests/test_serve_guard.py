@@ -191,3 +191,11 @@ def test_a_photo_with_a_malformed_exif_block_is_colorized(url) -> None:
             "/api/colorize?format=webp", files={"photo": ("w.png", too_wide, "image/png")}
         )
         assert webp.status_code == 422 and "16383" in webp.json()["detail"]
+
+
+def test_uploaded_names_become_safe_stems() -> None:
+    from kolorize.serve.guard import safe_stem
+
+    assert safe_stem("../My holiday (1).JPG") == "My_holiday_1"
+    assert safe_stem(None) == "photo" and safe_stem("...mp4", "clip") == "clip"
+    assert safe_stem("x" * 200 + ".mov", "clip") == "x" * 80

@@ -212,6 +212,7 @@ def test_bad_videos_are_one_clear_error(tmp_path: Path, colorizer: Colorizer, ma
     with pytest.raises(VideoError, match=message) as caught:
         colorize_video(colorizer, bad, tmp_path / "out.mp4", show_progress=False)
     assert str(bad) in str(caught.value)
+    assert caught.value.path == bad and str(bad) not in caught.value.reason
     assert not (tmp_path / "out.mp4").exists()
     _no_leftovers(tmp_path)
 
@@ -251,6 +252,18 @@ def test_the_input_is_never_overwritten(tmp_path: Path, colorizer: Colorizer) ->
     with pytest.raises(VideoError, match="overwrite the input"):
         colorize_video(colorizer, src, src, show_progress=False)
     assert src.read_bytes() == before
+
+
+def test_video_plans_refuse_overwriting_an_input_and_photos_in_one_video(tmp_path: Path) -> None:
+    from kolorize.errors import KolorizeError
+    from kolorize.video_files import plan_media
+
+    film = (tmp_path / "film.mp4", Path("film.mp4"))
+    with pytest.raises(KolorizeError, match="would overwrite an input video; choose another -o"):
+        plan_media([film], tmp_path, "auto")
+    photo = (tmp_path / "a.png", Path("a.png"))
+    with pytest.raises(KolorizeError, match="names a video file, but photos were given"):
+        plan_media([photo, film], tmp_path / "one.mp4", "auto")
 
 
 def test_folder_mixing_photos_and_videos(tmp_path: Path, model: Path) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 from PIL import Image
@@ -29,6 +30,9 @@ from kolorize.data.images import (
 from kolorize.errors import KolorizeError, describe_os_error
 from kolorize.progress import progress
 from kolorize.rundir import atomic_write
+
+if TYPE_CHECKING:
+    from kolorize.video_files import VideoJob
 
 # name -> (Pillow format, file suffix)
 FORMATS = {"png": ("PNG", ".png"), "jpeg": ("JPEG", ".jpg"), "webp": ("WEBP", ".webp")}
@@ -52,7 +56,7 @@ class Job:
 
 @dataclass
 class Report:
-    done: list[Job] = field(default_factory=list)
+    done: list[Job | VideoJob] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)
     interrupted: bool = False
 
@@ -131,7 +135,7 @@ def plan(inputs: Sequence[tuple[Path, Path]], out: Path, fmt: str = "auto") -> l
         key = _SUFFIX_FORMAT.get(source.suffix.lower(), "png") if fmt == "auto" else fmt
         jobs.append(Job(source, out / rel.with_suffix(FORMATS[key][1]), key))
     jobs = _disambiguate(jobs)
-    _refuse_overwriting_inputs(jobs)
+    refuse_overwriting_inputs(jobs)
     return jobs
 
 
@@ -146,7 +150,7 @@ def _single_file_job(inputs: Sequence[tuple[Path, Path]], out: Path, fmt: str) -
     if fmt not in ("auto", key):
         raise KolorizeError(f"--format {fmt} does not match the output file {out.name}")
     job = Job(inputs[0][0], out, key)
-    _refuse_overwriting_inputs([job])
+    refuse_overwriting_inputs([job])
     return job
 
 
@@ -173,12 +177,13 @@ def _disambiguate(jobs: list[Job]) -> list[Job]:
     return renamed
 
 
-def _refuse_overwriting_inputs(jobs: list[Job]) -> None:
+def refuse_overwriting_inputs(jobs: Sequence[Job | VideoJob], noun: str = "photo") -> None:
+    """Refuse a plan in which some job's target is another's (or its own) source."""
     sources = {j.source.resolve() for j in jobs}
     for job in jobs:
         if job.target.resolve() in sources:
             raise KolorizeError(
-                f"writing {job.target} would overwrite an input photo; choose another -o"
+                f"writing {job.target} would overwrite an input {noun}; choose another -o"
             )
 
 
@@ -192,13 +197,20 @@ def check_fits_format(size: tuple[int, int], fmt: str) -> None:
         )
 
 
-def save_atomic(image: Image.Image, path: Path, fmt: str, quality: int = 95) -> None:
-    """Write through a temporary file and a rename, so `path` is never half-written."""
+def save_image(image: Image.Image, fp: Path | BinaryIO, fmt: str, quality: int = 95) -> None:
+    """Save `image` as `fmt` (a key of FORMATS) to a file or buffer; `quality` for the lossy
+    formats. Raises ValueError, in words, when the image is too big for the format."""
     check_fits_format(image.size, fmt)
     pil_format, _ = FORMATS[fmt]
     options = {} if fmt == "png" else {"quality": quality}
+    image.save(fp, format=pil_format, **options)
+
+
+def save_atomic(image: Image.Image, path: Path, fmt: str, quality: int = 95) -> None:
+    """Write through a temporary file and a rename, so `path` is never half-written."""
+    check_fits_format(image.size, fmt)  # before atomic_write makes the folder: none left empty
     with atomic_write(path) as tmp:
-        image.save(tmp, format=pil_format, **options)
+        save_image(image, tmp, fmt, quality)
 
 
 def describe_failure(e: BaseException) -> str:
@@ -314,5 +326,7 @@ __all__ = [
     "find_inputs",
     "format_name",
     "plan",
+    "refuse_overwriting_inputs",
     "save_atomic",
+    "save_image",
 ]

@@ -48,7 +48,15 @@ _BITS_PER_PIXEL = 0.2
 
 
 class VideoError(KolorizeError):
-    """A video that cannot be read or written; the message names the file."""
+    """A video that cannot be read or written. `path`: the file at fault; `reason`: what is
+    wrong with it, in words that do not name it (for callers that name it their own way);
+    str(): both, "PATH: REASON" (or "cannot write PATH: REASON" when `writing`)."""
+
+    def __init__(self, path: Path, reason: str, *, writing: bool = False) -> None:
+        super().__init__(f"cannot write {path}: {reason}" if writing else f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+        self.writing = writing
 
 
 @dataclass(frozen=True)
@@ -60,7 +68,6 @@ class VideoInfo:
     seconds: float
     codec: str
     rotation: int  # degrees counter-clockwise the player turns the picture
-    audio: tuple[str, ...]  # codecs of the audio streams
 
 
 @dataclass(frozen=True)
@@ -92,7 +99,7 @@ def probe(path: str | Path) -> VideoInfo:
         stream = _video_stream(container, path)
         first = next(container.decode(stream), None)
         if first is None:
-            raise VideoError(f"{path}: the video stream has no frames that can be decoded")
+            raise VideoError(path, "the video stream has no frames that can be decoded")
         rate = Fraction(stream.average_rate or stream.guessed_rate or 0)
         seconds = _seconds(container, stream)
         frames = stream.frames or round(seconds * rate)
@@ -104,7 +111,6 @@ def probe(path: str | Path) -> VideoInfo:
             seconds=seconds,
             codec=stream.codec_context.name,
             rotation=int(first.rotation or 0),
-            audio=tuple(a.codec_context.name for a in container.streams.audio),
         )
 
 
@@ -127,9 +133,12 @@ def colorize_video(
     `on_progress(done, total)` is called after each batch (total is an estimate). Raises
     `VideoError` for files that cannot be read or written.
     """
+    # imported here, so that importing kolorize.video needs no torch
+    from kolorize.inference.recombine import recombine
+
     src, dst = Path(src), Path(dst)
     if src.resolve() == dst.resolve():
-        raise VideoError(f"writing {dst} would overwrite the input video; choose another -o")
+        raise VideoError(dst, "writing it would overwrite the input video; choose another -o")
     info = probe(src)
     fmt = _container_format(dst)
     smoother = temporal if isinstance(temporal, TemporalSmoother) else TemporalSmoother(temporal)
@@ -139,7 +148,7 @@ def colorize_video(
     def colour(frames: list[Any]) -> list[np.ndarray]:
         rgbs = [f.to_ndarray(format="rgb24", src_color_range=_range(f)) for f in frames]
         small_L, ab = colorizer.predict([Image.fromarray(x) for x in rgbs], render_size=render_size)
-        out = [_recombined(x, smoother(L, a)) for x, L, a in zip(rgbs, small_L, ab, strict=True)]
+        out = [recombine(x, smoother(L, a)) for x, L, a in zip(rgbs, small_L, ab, strict=True)]
         bar.update(len(frames))
         return out
 
@@ -147,7 +156,7 @@ def colorize_video(
         done, codec = _transcode(src, tmp, fmt, info, colour, colorizer.batch_size,
                                  dst=dst, log=log, on_progress=on_progress)  # fmt: skip
         if done == 0:
-            raise VideoError(f"{src}: no video frames could be decoded")
+            raise VideoError(src, "no video frames could be decoded")
     return VideoResult(dst, done, time.perf_counter() - start, codec, smoother.cuts)
 
 
@@ -186,12 +195,6 @@ def _transcode(
     return done, encoder.codec
 
 
-def _recombined(rgb: np.ndarray, ab: np.ndarray) -> np.ndarray:
-    from kolorize.inference.recombine import recombine
-
-    return recombine(rgb, ab)
-
-
 class _clear_errors:
     """Turn FFmpeg's and the OS's errors while reading (or writing) `path` into one clear
     VideoError naming it."""
@@ -210,9 +213,9 @@ class _clear_errors:
 
         if isinstance(err, av.FFmpegError | OSError):
             if self.writing:
-                raise VideoError(f"cannot write {self.path}: {_reason(err)}") from None
+                raise VideoError(self.path, _reason(err), writing=True) from None
             what = "is not a video that can be read" if _is_invalid(err) else "failed"
-            raise VideoError(f"{self.path}: {what} ({_reason(err)})") from None
+            raise VideoError(self.path, f"{what} ({_reason(err)})") from None
         return False
 
 
@@ -228,7 +231,7 @@ def _reason(err: BaseException) -> str:
 
 def _video_stream(container: Any, path: Path) -> Any:
     if not container.streams.video:
-        raise VideoError(f"{path}: has no video stream")
+        raise VideoError(path, "has no video stream")
     return container.streams.video[0]
 
 
@@ -247,9 +250,7 @@ def _range(frame: Any) -> Any:
 def _container_format(dst: Path) -> str:
     if not is_video_path(dst):
         raise VideoError(
-            f"{dst}: name the output with a video suffix ("
-            + ", ".join(sorted(VIDEO_EXTENSIONS))
-            + ")"
+            dst, "name the output with a video suffix (" + ", ".join(sorted(VIDEO_EXTENSIONS)) + ")"
         )
     return _FORMAT_OF_SUFFIX[dst.suffix.lower()]
 
@@ -283,7 +284,7 @@ class _Frames:
                 packet = next(packets, None)
             except av.FFmpegError as e:
                 raise VideoError(
-                    f"{self.src}: the video is damaged after frame {decoded} ({_reason(e)})"
+                    self.src, f"the video is damaged after frame {decoded} ({_reason(e)})"
                 ) from None
             if packet is None:
                 break
@@ -308,13 +309,14 @@ class _Frames:
 class _Encoder:
     """The output's video stream (encoder) and copied audio streams."""
 
-    def __init__(self, out: Any, stream: Any, audio: dict[int, Any], pix_fmt: str) -> None:
+    def __init__(self, out: Any, stream: Any, audio: dict[int, Any]) -> None:
         self.out = out
         self.stream = stream
         self.audio = audio
-        self.pix_fmt = pix_fmt
-        self.codec = stream.codec_context.name
+        self._video_frame = require_av().VideoFrame
         cc = stream.codec_context
+        self.codec = cc.name
+        self._pix_fmt = cc.pix_fmt
         self._colorspace = cc.colorspace or None
         self._range = cc.color_range or None
         self._next_pts = 0
@@ -348,8 +350,9 @@ class _Encoder:
         for a in audio_in:
             if a.codec_context.name not in supported:
                 raise VideoError(
-                    f"{dst}: a {dst.suffix} file cannot hold this video's "
-                    f"{a.codec_context.name} sound; name a .mkv or .mov output"
+                    dst,
+                    f"a {dst.suffix} file cannot hold this video's "
+                    f"{a.codec_context.name} sound; name a .mkv or .mov output",
                 )
         codecs = [c for c in (info.codec, FALLBACK_CODEC) if _can_write(c, supported)]
         codecs.append(blank.default_video_codec)  # e.g. VP9 for WebM, which takes no H.264
@@ -370,8 +373,8 @@ class _Encoder:
                     name = "H.264" if codec == FALLBACK_CODEC else codec
                     log(f"{dst.name}: this FFmpeg cannot write {info.codec} into a {dst.suffix} "
                         f"file: writing {name} instead")  # fmt: skip
-                return cls(out, stream, audio, stream.codec_context.pix_fmt)
-        raise VideoError(f"cannot write {dst}: no encoder could be opened ({last})")
+                return cls(out, stream, audio)
+        raise VideoError(dst, f"no encoder could be opened ({last})", writing=True)
 
     def copy_audio(self, packet: Any) -> None:
         if packet.dts is None:  # the demuxer's end-of-stream marker
@@ -380,9 +383,8 @@ class _Encoder:
         self.out.mux(packet)
 
     def write(self, rgb: np.ndarray, source: Any) -> None:
-        av = require_av()
-        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(
-            format=self.pix_fmt, dst_colorspace=self._colorspace, dst_color_range=self._range
+        frame = self._video_frame.from_ndarray(rgb, format="rgb24").reformat(
+            format=self._pix_fmt, dst_colorspace=self._colorspace, dst_color_range=self._range
         )
         if source.pts is not None:
             frame.pts, frame.time_base = source.pts, source.time_base

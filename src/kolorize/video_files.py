@@ -13,7 +13,7 @@ from pathlib import Path
 
 from kolorize.data.images import IMAGE_EXTENSIONS, is_image_path
 from kolorize.errors import KolorizeError
-from kolorize.photo_files import Job, Report, plan
+from kolorize.photo_files import Job, Report, plan, refuse_overwriting_inputs
 from kolorize.video import VideoError, colorize_video, is_video_path, require_av
 
 
@@ -35,35 +35,29 @@ def plan_media(
     photos = [item for item in found if not is_video_path(item[0])]
     if photos and _names_one_video(out):
         raise KolorizeError(f"-o {out} names a video file, but photos were given")
-    return (plan(photos, out, fmt) if photos else []), plan_videos(videos, out, len(photos))
+    return (plan(photos, out, fmt) if photos else []), plan_videos(videos, out)
 
 
 def _names_one_video(out: Path) -> bool:
     return is_video_path(out) and not out.is_dir()
 
 
-def plan_videos(
-    videos: Sequence[tuple[Path, Path]], out: Path, photo_count: int = 0
-) -> list[VideoJob]:
+def plan_videos(videos: Sequence[tuple[Path, Path]], out: Path) -> list[VideoJob]:
     """Where each video goes: `out` is one video file or a folder."""
     if not videos:
         return []
     require_av()  # before any photo is done, not after
     if _names_one_video(out):
-        if len(videos) != 1 or photo_count:
+        if len(videos) != 1:  # photos with it: plan_media has refused already
             raise KolorizeError(
-                f"-o {out} names one video file but {len(videos) + photo_count} files were "
-                "given; give a folder"
+                f"-o {out} names one video file but {len(videos)} files were given; give a folder"
             )
         jobs = [VideoJob(videos[0][0], out)]
     elif out.suffix.lower() in IMAGE_EXTENSIONS and not out.is_dir():
         raise KolorizeError(f"-o {out} names a photo file, but videos were given; give a folder")
     else:
         jobs = [VideoJob(source, out / rel) for source, rel in videos]
-    sources = {j.source.resolve() for j in jobs}
-    for job in jobs:
-        if job.target.resolve() in sources:
-            raise KolorizeError(f"writing {job.target} would overwrite an input; choose another -o")
+    refuse_overwriting_inputs(jobs, "video")
     return jobs
 
 
@@ -79,12 +73,12 @@ def colorize_videos(
     for job in jobs:
         try:
             result = colorize_video(colorizer, job.source, job.target, temporal=temporal, log=log)
-        except VideoError as e:
-            reason = str(e).removeprefix(f"{job.source}: ")
+        except VideoError as e:  # about the input: its reason; about the output: all of it
+            reason = e.reason if e.path == job.source else str(e)
             report.failed.append((job.source, reason))
             log(f"skipped {job.source}: {reason}")
             continue
-        report.done.append(job)  # type: ignore[arg-type]
+        report.done.append(job)
         log(
             f"{job.target}: {result.frames} frames in {result.seconds:.1f} s "
             f"({result.frames / max(result.seconds, 1e-9):.1f} frames/s, {result.codec}, "

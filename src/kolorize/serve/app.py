@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import re
 import socket
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -31,7 +30,7 @@ from fastapi.staticfiles import StaticFiles
 
 from kolorize.data.images import ImageRejected, load_rgb
 from kolorize.errors import KolorizeError
-from kolorize.photo_files import check_fits_format
+from kolorize.photo_files import FORMATS, save_image
 from kolorize.serve.guard import (
     LOCAL_HOSTS,
     BusyLimit,
@@ -41,6 +40,7 @@ from kolorize.serve.guard import (
     SecurityHeaders,
     UploadLimit,
     UploadTooBig,
+    safe_stem,
 )
 from kolorize.serve.video_jobs import DEFAULT_MAX_VIDEO_SECONDS, add_video_routes
 
@@ -55,16 +55,10 @@ ACCEPTED = {
     "image/gif": (".gif",),
     "image/bmp": (".bmp",),
 }
-_FORMATS = {"png": ("PNG", "image/png", ".png"), "jpeg": ("JPEG", "image/jpeg", ".jpg"),
-            "webp": ("WEBP", "image/webp", ".webp")}  # fmt: skip
+_MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 DEFAULT_MAX_ACTIVE = 8
 DEFAULT_REQUEST_TIMEOUT = 60.0
 DEFAULT_MAX_CONNECTIONS = 64
-
-
-def _safe_stem(filename: str | None) -> str:
-    stem = Path(filename or "photo").stem
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._")[:80] or "photo"
 
 
 def _check_type(photo: UploadFile) -> None:
@@ -122,13 +116,11 @@ def create_app(
             result = colorizer.colorize(loaded.image)
         except ImageRejected as e:
             raise _rejection(e, max_pixels) from None
-        try:
-            check_fits_format(result.size, fmt)
-        except ValueError as e:
-            raise HTTPException(422, f"{e}.") from None
         buf = io.BytesIO()
-        pil_format = _FORMATS[fmt][0]
-        result.save(buf, pil_format, **({} if fmt == "png" else {"quality": 95}))
+        try:
+            save_image(result, buf, fmt)
+        except ValueError as e:  # too big for the format
+            raise HTTPException(422, f"{e}.") from None
         return buf.getvalue(), result.size
 
     @app.get("/", include_in_schema=False)
@@ -158,11 +150,10 @@ def create_app(
         content, (width, height) = await anyio.to_thread.run_sync(
             colorize_bytes, data, format, limiter=limiter
         )
-        _, media_type, suffix = _FORMATS[format]
-        name = f"{_safe_stem(photo.filename)}-colorized{suffix}"
+        name = f"{safe_stem(photo.filename)}-colorized{FORMATS[format][1]}"
         return Response(
             content,
-            media_type=media_type,
+            media_type=_MEDIA_TYPES[format],
             headers={
                 "Content-Disposition": f'inline; filename="{name}"',
                 "X-Image-Width": str(width),

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,6 +34,12 @@ SECURITY_HEADERS = [
     (b"cross-origin-opener-policy", b"same-origin"),
 ]  # fmt: skip
 MULTIPART_SLACK = 64 * 1024  # form boundaries and headers around the photo itself
+
+
+def safe_stem(filename: str | None, default: str = "photo") -> str:
+    """An uploaded file's name, without suffix, fit to name the file sent back."""
+    stem = Path(filename or default).stem
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._")[:80] or default
 
 
 def megabytes(n: int) -> str:
@@ -68,8 +76,8 @@ class UploadTooBig(HTTPException):
     """Raised from inside `receive`: an HTTPException, so FastAPI's form parsing passes it on
     as the 413 it is instead of turning it into a 400."""
 
-    def __init__(self, max_bytes: int) -> None:
-        super().__init__(413, f"The photo is too big: the limit is {megabytes(max_bytes)}.")
+    def __init__(self, max_bytes: int, noun: str = "photo") -> None:
+        super().__init__(413, f"The {noun} is too big: the limit is {megabytes(max_bytes)}.")
 
 
 class UploadLimit:
@@ -307,4 +315,5 @@ __all__ = [
     "UploadLimit",
     "UploadTooBig",
     "megabytes",
+    "safe_stem",
 ]

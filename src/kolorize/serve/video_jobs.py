@@ -23,13 +23,16 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from fastapi import FastAPI, File, HTTPException, UploadFile
 from fastapi.responses import FileResponse
 
-from kolorize.serve.guard import megabytes
+from kolorize.serve.guard import UploadTooBig, safe_stem
+
+if TYPE_CHECKING:
+    from kolorize.video import VideoError
 
 DEFAULT_MAX_VIDEO_SECONDS = 30.0
 DEFAULT_MAX_VIDEO_PIXELS = 1920 * 1080
@@ -60,9 +63,8 @@ class Job:
 class VideoJobs:
     """The clips being colorized, by id."""
 
-    def __init__(self, colorizer: Any, root: Path) -> None:
+    def __init__(self, colorizer: Any) -> None:
         self.colorizer = colorizer
-        self.root = root
         self.jobs: dict[str, Job] = {}
         self.lock = threading.Lock()
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kolorize-video")
@@ -97,8 +99,8 @@ class VideoJobs:
                                     show_progress=False, on_progress=progress)  # fmt: skip
             job.done = job.total = result.frames
             job.state = "done"
-        except VideoError as e:
-            job.state, job.detail = "failed", str(e).replace(str(job.source), "the clip")
+        except VideoError as e:  # in words that name no file of the server's
+            job.state, job.detail = "failed", _clip_error(e, job.source)
         except Exception as e:  # the page must hear about it; the server goes on
             job.state, job.detail = "failed", f"The clip could not be colorized ({e})."
         finally:
@@ -130,7 +132,7 @@ def add_video_routes(
         available = True
     root = Path(tempfile.mkdtemp(prefix="kolorize-video-"))
     atexit.register(shutil.rmtree, root, True)
-    jobs = VideoJobs(colorizer, root)
+    jobs = VideoJobs(colorizer)
 
     @app.post("/api/video", status_code=202)
     async def upload(video: UploadFile = File(...)) -> dict[str, Any]:
@@ -143,15 +145,14 @@ def add_video_routes(
                                      f"{video.filename or 'this file'} is not one.")  # fmt: skip
         data = await video.read(max_bytes + 1)
         if len(data) > max_bytes:
-            raise HTTPException(413, f"The clip is too big: the limit is {megabytes(max_bytes)}.")
+            raise UploadTooBig(max_bytes, "clip")
         job_id = secrets.token_urlsafe(16)
         folder = root / job_id
         folder.mkdir()
         source = folder / f"upload{suffix}"
         source.write_bytes(data)
         info = await anyio.to_thread.run_sync(_check, source, folder, max_seconds, max_pixels)
-        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(video.filename or "clip").stem)[:80]
-        target = folder / f"{stem.strip('._') or 'clip'}-colorized{suffix}"
+        target = folder / f"{safe_stem(video.filename, 'clip')}-colorized{suffix}"
         jobs.submit(job_id, Job(folder, source, target, info.frames))
         return {"id": job_id, "frames": info.frames}
 
@@ -180,6 +181,13 @@ def add_video_routes(
     }
 
 
+def _clip_error(e: VideoError, source: Path) -> str:
+    """A VideoError about the uploaded clip or the colorized one, for the page."""
+    if e.path == source:
+        return f"the clip: {e.reason}"
+    return f"The colorized clip could not be written: {e.reason}"
+
+
 def _check(source: Path, folder: Path, max_seconds: float, max_pixels: int) -> Any:
     from kolorize.video import VideoError, probe
 
@@ -194,7 +202,7 @@ def _check(source: Path, folder: Path, max_seconds: float, max_pixels: int) -> A
                                      f"{max_pixels:,} pixels a frame.")  # fmt: skip
     except VideoError as e:
         shutil.rmtree(folder, ignore_errors=True)
-        raise HTTPException(422, str(e).replace(str(source), "This clip")) from None
+        raise HTTPException(422, f"This clip: {e.reason}") from None
     except HTTPException:
         shutil.rmtree(folder, ignore_errors=True)
         raise

@@ -3,11 +3,8 @@
 // progress and then plays the coloured clip.
 "use strict";
 
-const ACCEPTED = ["image/jpeg", "image/png", "image/webp", "image/gif", "image/bmp"];
-const VIDEOS = ["video/mp4", "video/webm", "video/quicktime"];
-let maxSeconds = 30;
 const $ = (id) => document.getElementById(id);
-let maxBytes = 20 * 1024 * 1024;
+let info = null; // /api/info: limits and the accepted media types, asked for when needed
 let ticket = 0; // only the newest upload may change the page
 let urls = [];
 
@@ -19,13 +16,52 @@ function say(message) {
   $("status").textContent = message;
 }
 
+function busy(on) {
+  $("drop").classList.toggle("busy", on);
+  if (on) $("drop").setAttribute("aria-busy", "true");
+  else $("drop").removeAttribute("aria-busy");
+}
+
 function fail(message) {
   $("progress").hidden = true;
-  $("drop").removeAttribute("aria-busy");
-  $("drop").classList.remove("busy");
+  busy(false);
   say("");
   $("error").textContent = message;
   $("error").hidden = false;
+}
+
+function limits() {
+  // a failed ask is asked again next time: the server may be back
+  info = info || fetch("/api/info").then((r) => (r.ok ? r.json() : Promise.reject(r)));
+  return info.catch((e) => {
+    info = null;
+    throw e;
+  });
+}
+
+async function reason(response) {
+  const body = await response.json().catch(() => ({}));
+  return typeof body.detail === "string" ? body.detail : `The server said ${response.status}.`;
+}
+
+const UNREACHABLE = "The server could not be reached. Is `kolorize serve` running?";
+
+// POST `file` as the form field `field`: the response if it is ok and upload `mine` is still
+// the newest, else null (having said why, if it is).
+async function post(url, field, file, mine) {
+  const form = new FormData();
+  form.append(field, file);
+  let response;
+  try {
+    response = await fetch(url, { method: "POST", body: form });
+  } catch (e) {
+    if (mine === ticket) fail(UNREACHABLE);
+    return null;
+  }
+  if (response.ok) return mine === ticket ? response : null;
+  const why = await reason(response);
+  if (mine === ticket) fail(why);
+  return null;
 }
 
 function outputFormat(file) {
@@ -36,39 +72,31 @@ async function colorize(file) {
   const mine = ++ticket;
   $("error").hidden = true;
   $("compare").dataset.ready = "false";
-  if (VIDEOS.includes(file.type)) {
-    colorizeClip(file, mine);
-    return;
-  }
-  if (!ACCEPTED.includes(file.type)) {
-    fail(`Please choose a photo (JPEG, PNG, WebP, GIF or BMP) or a clip (MP4, WebM, MOV); "${file.name}" is not one.`);
-    return;
-  }
-  if (file.size > maxBytes) {
-    fail(`"${file.name}" is ${megabytes(file.size)}; the limit is ${megabytes(maxBytes)}.`);
-    return;
-  }
-  $("drop").setAttribute("aria-busy", "true");
-  $("drop").classList.add("busy");
-  say(`Colorizing ${file.name}…`);
-  const form = new FormData();
-  form.append("photo", file);
-  let response;
+  let known;
   try {
-    response = await fetch(`/api/colorize?format=${outputFormat(file)}`, {
-      method: "POST",
-      body: form,
-    });
+    known = await limits();
   } catch (e) {
-    if (mine === ticket) fail("The server could not be reached. Is `kolorize serve` running?");
+    if (mine === ticket) fail(UNREACHABLE);
     return;
   }
   if (mine !== ticket) return;
-  if (!response.ok) {
-    const body = await response.json().catch(() => ({}));
-    fail(typeof body.detail === "string" ? body.detail : `The server said ${response.status}.`);
+  const clip = known.video_types.includes(file.type);
+  if (!clip && !known.accepted.includes(file.type)) {
+    fail(`Please choose a photo (JPEG, PNG, WebP, GIF or BMP) or a clip (MP4, WebM, MOV); "${file.name}" is not one.`);
     return;
   }
+  if (file.size > known.max_bytes) {
+    fail(`"${file.name}" is ${megabytes(file.size)}; the limit is ${megabytes(known.max_bytes)}.`);
+    return;
+  }
+  busy(true);
+  if (clip) {
+    colorizeClip(file, mine);
+    return;
+  }
+  say(`Colorizing ${file.name}…`);
+  const response = await post(`/api/colorize?format=${outputFormat(file)}`, "photo", file, mine);
+  if (!response) return;
   const blob = await response.blob();
   if (mine !== ticket) return;
   show(file, blob, response);
@@ -96,51 +124,50 @@ async function show(file, blob, response) {
   $("video-section").hidden = true;
   $("result-section").hidden = false;
   $("compare").dataset.ready = "true";
-  $("drop").removeAttribute("aria-busy");
-  $("drop").classList.remove("busy");
+  busy(false);
   say(`Done: ${file.name} in colour. Move the slider to compare.`);
 }
 
-async function colorizeClip(file, mine) {
-  if (file.size > maxBytes) {
-    fail(`"${file.name}" is ${megabytes(file.size)}; the limit is ${megabytes(maxBytes)}.`);
-    return;
-  }
-  $("drop").setAttribute("aria-busy", "true");
-  $("drop").classList.add("busy");
-  say(`Sending ${file.name}…`);
-  const form = new FormData();
-  form.append("video", file);
-  let job;
+// The clip's state, or null once it need not be followed further (having said why, if `mine`
+// is still the newest upload: a newer one may have started while the answer was on its way).
+async function progressOf(job, mine) {
+  let response;
+  let state;
   try {
-    const response = await fetch("/api/video", { method: "POST", body: form });
-    const body = await response.json().catch(() => ({}));
-    if (!response.ok) {
-      if (mine === ticket) fail(typeof body.detail === "string" ? body.detail : `The server said ${response.status}.`);
-      return;
-    }
-    job = body.id;
+    response = await fetch(`/api/video/${job}`);
+    state = response.ok ? await response.json() : null;
   } catch (e) {
-    if (mine === ticket) fail("The server could not be reached. Is `kolorize serve` running?");
-    return;
+    if (mine === ticket) fail("The server could not be reached while colouring the clip.");
+    return null;
   }
+  if (mine !== ticket) return null;
+  if (response.status === 404) {
+    fail("The server no longer knows this clip (was it restarted?); please send it again.");
+  } else if (!response.ok) {
+    const why = await reason(response);
+    if (mine === ticket) fail(why);
+  } else if (state.state === "failed") {
+    fail(state.detail || "The clip could not be colorized.");
+  } else {
+    return state;
+  }
+  return null;
+}
+
+async function colorizeClip(file, mine) {
+  say(`Sending ${file.name}…`);
+  const response = await post("/api/video", "video", file, mine);
+  if (!response) return;
+  const job = (await response.json().catch(() => ({}))).id;
+  if (mine !== ticket) return;
   const bar = $("progress");
   bar.hidden = false;
   bar.value = 0;
   for (;;) {
     await new Promise((resolve) => setTimeout(resolve, 500));
     if (mine !== ticket) return;
-    let state;
-    try {
-      state = await (await fetch(`/api/video/${job}`)).json();
-    } catch (e) {
-      fail("The server could not be reached while colouring the clip.");
-      return;
-    }
-    if (state.state === "failed") {
-      fail(state.detail || "The clip could not be colorized.");
-      return;
-    }
+    const state = await progressOf(job, mine);
+    if (!state) return;
     if (state.total) bar.value = state.done / state.total;
     say(`Colorizing ${file.name}: ${state.done} of ${state.total || "?"} frames…`);
     if (state.state === "done") break;
@@ -151,8 +178,7 @@ async function colorizeClip(file, mine) {
   $("video-result").src = url;
   $("video-download").href = url;
   $("video-section").hidden = false;
-  $("drop").removeAttribute("aria-busy");
-  $("drop").classList.remove("busy");
+  busy(false);
   say(`Done: ${file.name} in colour, with its sound.`);
 }
 
@@ -182,14 +208,13 @@ function setup() {
   $("slider").addEventListener("input", (e) => {
     $("compare").style.setProperty("--split", `${e.target.value}%`);
   });
-  fetch("/api/info")
-    .then((r) => r.json())
-    .then((info) => {
-      maxBytes = info.max_bytes;
-      maxSeconds = info.max_video_seconds;
-      const clips = info.video ? `; clips (MP4, WebM, MOV) up to ${Math.round(maxSeconds)} s` : "";
-      $("limits").textContent = `JPEG, PNG, WebP, GIF or BMP, up to ${megabytes(maxBytes)}${clips}`;
-      $("model").textContent = `Model: ${info.model}.`;
+  limits()
+    .then((known) => {
+      const seconds = Math.round(known.max_video_seconds);
+      const clips = known.video ? `; clips (MP4, WebM, MOV) up to ${seconds} s` : "";
+      $("limits").textContent = `JPEG, PNG, WebP, GIF or BMP, up to ${megabytes(known.max_bytes)}${clips}`;
+      $("file").accept = [...known.accepted, ...known.video_types].join(",");
+      $("model").textContent = `Model: ${known.model}.`;
     })
     .catch(() => {});
 }
