@@ -42,6 +42,14 @@ def shared_data(folder: str) -> Path:
     return path
 
 
+def copy_photos(folder: Path, n: int) -> Path:
+    """`folder` (made if missing) with copies of `n` test photos in it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for p in real_photo_paths(n):
+        shutil.copy(p, folder / p.name)
+    return folder
+
+
 def real_photo_paths(n: int) -> list[Path]:
     """`n` distinct colour photos, JPEG files of this test session: the first eight are
     scikit-image's colour photos, then further crops of them."""
@@ -109,11 +117,7 @@ def offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def photo_dir(tmp_path: Path) -> Path:
     """A folder of 24 real photos (copies in the test's temp dir)."""
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    for p in real_photo_paths(24):
-        shutil.copy(p, folder / p.name)
-    return folder
+    return copy_photos(tmp_path / "photos", 24)
 
 
 @pytest.fixture(scope="module")
@@ -133,8 +137,7 @@ def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from kolorize.data.sources import folder_candidates
 
     src = tmp_path_factory.mktemp("src")
-    for p in real_photo_paths(40):
-        shutil.copy(p, src / p.name)
+    copy_photos(src, 40)
     out = tmp_path_factory.mktemp("data") / "tiny"
     prepare(
         folder_candidates([src]),

@@ -19,7 +19,7 @@ from PIL import Image, ImageOps
 from badfiles import make_all
 from clihelp import run_cli
 from colorhelp import lightness, tiny_generator
-from conftest import real_photo_paths
+from conftest import copy_photos, real_photo_paths
 from kolorize.errors import KolorizeError
 from kolorize.photo_files import find_inputs, plan
 
@@ -99,9 +99,7 @@ def test_exif_rotated_photo_comes_out_upright(tmp_path: Path, model: Path) -> No
 
 def test_never_overwrites_inputs(tmp_path: Path, model: Path) -> None:
     src = tmp_path / "in"
-    src.mkdir()
-    for p in real_photo_paths(2):
-        shutil.copy(p, src / p.name)
+    copy_photos(src, 2)
     before = _snapshot(src)
     result = run_cli("colorize", str(src), "-m", str(model), "-o", str(src))
     assert result.code == 2
@@ -111,10 +109,8 @@ def test_never_overwrites_inputs(tmp_path: Path, model: Path) -> None:
 
 def test_outputs_inside_the_input_folder_are_not_inputs_next_time(tmp_path: Path) -> None:
     src = tmp_path / "in"
-    (src / "colour").mkdir(parents=True)
-    for p in real_photo_paths(2):
-        shutil.copy(p, src / p.name)
-        shutil.copy(p, src / "colour" / p.name)  # as a first run would have left them
+    copy_photos(src, 2)
+    copy_photos(src / "colour", 2)  # as a first run would have left them
     inputs = find_inputs([str(src)], skip_under=src / "colour")
     assert sorted(p for p, _ in inputs) == sorted(src.glob("*.jpg"))
     jobs = plan(inputs, src / "colour")

@@ -22,7 +22,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import real_photo_paths
+from conftest import copy_photos
 from kolorize.config import load_config
 from kolorize.data.prepare import PrepareRequest, prepare
 from kolorize.data.sources import folder_candidates
@@ -140,8 +140,7 @@ def one_thread():
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
     src = tmp_path_factory.mktemp("photos")
-    for p in real_photo_paths(20):
-        shutil.copy(p, src / p.name)
+    copy_photos(src, 20)
     return src
 
 

@@ -27,7 +27,7 @@ from safetensors.torch import save_file
 
 from clihelp import run_cli
 from colorhelp import free_port, tiny_generator
-from conftest import real_photo_paths
+from conftest import copy_photos, real_photo_paths
 from kolorize.data.images import upright_rgb
 from kolorize.data.prepare import PrepareRequest, prepare
 from kolorize.data.sources import folder_candidates
@@ -81,9 +81,7 @@ def bad_exif_png(size=(48, 40)) -> bytes:
 def _dataset(root: Path, size: int, seed: int = 1, n: int = 12) -> Path:
     src = root / "src"
     if not src.exists():
-        src.mkdir(parents=True)
-        for p in real_photo_paths(16):
-            shutil.copy(p, src / p.name)
+        copy_photos(src, 16)
     out = root / f"data{size}-{seed}"
     prepare(folder_candidates([src]), out, PrepareRequest(size=size, n=n, val=4, seed=seed),
             workers=1, log=lambda *_: None)  # fmt: skip
@@ -112,9 +110,7 @@ def test_1_a_malformed_exif_block_is_read_as_no_rotation(model: Path) -> None:
 
 def test_2_a_second_prepare_on_the_same_out_is_refused_naming_the_first(tmp_path: Path) -> None:
     src = tmp_path / "src"
-    src.mkdir()
-    for p in real_photo_paths(12):
-        shutil.copy(p, src / p.name)
+    copy_photos(src, 12)
     out = tmp_path / "data"
     with folder_lock(out, "preparing"):  # this test process is "the first run"
         second = run_cli("data", "prepare", str(src), "-o", str(out), "--size", "32",
@@ -130,9 +126,7 @@ def test_2_a_second_prepare_on_the_same_out_is_refused_naming_the_first(tmp_path
 
 def test_2_two_prepares_racing_leave_one_consistent_dataset(tmp_path: Path) -> None:
     src = tmp_path / "src"
-    src.mkdir()
-    for p in real_photo_paths(16):
-        shutil.copy(p, src / p.name)
+    copy_photos(src, 16)
     out = tmp_path / "data"
 
     def start(seed: int, size: int) -> subprocess.Popen:
@@ -262,9 +256,7 @@ def test_6_a_full_disk_while_preparing_is_one_line_and_leaves_nothing(
     from kolorize.data import cache
 
     src = tmp_path / "src"
-    src.mkdir()
-    for p in real_photo_paths(8):
-        shutil.copy(p, src / p.name)
+    copy_photos(src, 8)
     real_add = cache.CacheWriter.add
 
     def add_until_full(self, rgb, row):
@@ -324,9 +316,7 @@ def _ctrl_c_as_in_a_terminal() -> None:
 @pytest.mark.slow
 def test_7_ctrl_c_says_interrupted_and_reports_what_was_done(tmp_path: Path, model: Path):
     src = tmp_path / "in"
-    src.mkdir()
-    for p in real_photo_paths(60):
-        shutil.copy(p, src / p.name)
+    copy_photos(src, 60)
     out = tmp_path / "out"
     proc = subprocess.Popen(
         [sys.executable, "-m", "kolorize", "colorize", str(src), "-m", str(model), "-o", str(out),

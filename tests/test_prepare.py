@@ -7,7 +7,7 @@ import pytest
 
 from badfiles import write_all
 from clihelp import run_cli
-from conftest import real_photo_paths, shared_data
+from conftest import copy_photos, real_photo_paths, shared_data
 from kolorize.data.cache import ImageCache
 from kolorize.data.prepare import PrepareRequest, prepare
 from kolorize.data.sources import folder_candidates
@@ -25,8 +25,7 @@ def _manifest(root):
 def test_mixed_folder_counts_every_kind(tmp_path):
     src = tmp_path / "mixed"
     expected = write_all(real_photo_paths(1)[0], src / "bad")
-    for p in real_photo_paths(6):
-        shutil.copy(p, src / p.name)
+    copy_photos(src, 6)
     (src / "readme.txt").write_text("not a candidate: wrong extension")
     result = run_cli("data", "prepare", str(src), "--out", str(tmp_path / "d"),
                      "--size", "32", "--n", "100", "--val", "20")  # fmt: skip
