@@ -7,6 +7,7 @@ Most run the real console entry point in-process (`kolorize.cli.main`), which is
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import json
@@ -350,7 +351,7 @@ def test_8_serve_on_a_port_in_use_fails_before_announcing(model: Path) -> None:
     assert "serving" not in result.err and result.err.count("\n") == 1
 
 
-def test_8_serve_on_every_interface_warns(model: Path) -> None:
+def test_8_serve_on_every_interface_warns_and_stops_on_ctrl_c(model: Path) -> None:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "kolorize", "serve", "-m", str(model), "--host", "0.0.0.0",
@@ -359,11 +360,39 @@ def test_8_serve_on_every_interface_warns(model: Path) -> None:
     )  # fmt: skip
     try:
         first = proc.stderr.readline()  # type: ignore[union-attr]
+        serving = proc.stderr.readline()  # type: ignore[union-attr]
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
+        # communicate, not wait: a child blocked on a full stderr pipe would look hung
+        _, rest = proc.communicate(timeout=60)
     assert first.startswith("warning: listening on every network interface"), first
     assert "--allow-host" in first
+    assert serving.startswith("serving"), serving + rest
+    # Python kills itself with SIGINT instead of exiting 130 when a library ran the interrupted
+    # code through PyRun_*; a shell reports both as 130
+    assert proc.returncode in (130, -signal.SIGINT) and rest.strip() == "interrupted", rest
+
+
+def test_serve_stops_for_a_ctrl_c_that_a_library_swallowed(model: Path, monkeypatch) -> None:
+    import uvicorn
+
+    from kolorize.interrupts import watch_interrupts
+    from kolorize.serve.app import serve
+
+    started: list[bool] = []
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets: started.append(True))
+    watch = watch_interrupts()
+    try:
+        assert watch.installed, "pytest's own SIGINT handler hides Python's default one"
+        with contextlib.suppress(KeyboardInterrupt):  # as a bare `except` would
+            signal.raise_signal(signal.SIGINT)
+        logged: list[str] = []
+        with pytest.raises(KeyboardInterrupt):
+            serve(model, port=free_port(), log=logged.append)
+    finally:
+        watch.restore()
+    assert started == [] and logged == []
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_locks_name_their_owner_and_release(tmp_path: Path) -> None:

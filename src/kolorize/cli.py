@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -18,6 +17,7 @@ from typing import Annotated
 import typer
 
 from kolorize.errors import KolorizeError, describe_os_error
+from kolorize.interrupts import watch_interrupts
 from kolorize.progress import set_quiet
 
 app = typer.Typer(
@@ -560,30 +560,9 @@ def _is_usage_error(e: Exception) -> bool:
     return hasattr(e, "format_message") and hasattr(e, "exit_code")
 
 
-class _InterruptSeen:
-    """Typer turns Ctrl+C into a silent exit code 130; this notes that it happened, so the
-    command line can say so."""
-
-    def __init__(self) -> None:
-        self.seen = False
-        try:
-            if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-                signal.signal(signal.SIGINT, self._handle)
-        except ValueError:  # not the main thread: leave signals alone
-            pass
-
-    def _handle(self, signum: int, frame: object) -> None:
-        self.seen = True
-        signal.default_int_handler(signum, frame)
-
-    def restore(self) -> None:
-        if signal.getsignal(signal.SIGINT) == self._handle:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-
-
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the app, turning user errors into one line and exit code 2."""
-    interrupt = _InterruptSeen()
+    interrupt = watch_interrupts()
     try:
         code = app(args=argv, prog_name="kolorize", standalone_mode=False)
         if code == 130 and interrupt.seen:

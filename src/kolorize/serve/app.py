@@ -30,6 +30,7 @@ from fastapi.staticfiles import StaticFiles
 
 from kolorize.data.images import ImageRejected, load_rgb
 from kolorize.errors import KolorizeError
+from kolorize.interrupts import raise_if_interrupted
 from kolorize.photo_files import FORMATS, save_image
 from kolorize.serve.guard import (
     LOCAL_HOSTS,
@@ -243,6 +244,7 @@ def serve(
         colorizer, max_bytes=max_bytes, allowed_hosts=hosts, max_active=max_active,
         request_timeout=request_timeout,
     )  # fmt: skip
+    raise_if_interrupted()  # a Ctrl+C that a library swallowed while the model loaded
     log(f"serving {colorizer.description} at http://{host}:{port}/ (Ctrl+C to stop)")
     uvicorn.Server(server_config(app)).run(sockets=[sock])
 
