@@ -149,6 +149,7 @@ def _quiet(*_: Any) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("error:Detected call of `lr_scheduler.step")
 def test_training_killed_at_20_points_resumes_to_the_same_weights(
     tmp_path: Path, photos: Path, monkeypatch: pytest.MonkeyPatch, one_thread: None
 ) -> None:

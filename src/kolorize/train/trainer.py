@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -337,6 +338,15 @@ class Trainer:
             | {"img/s": f"{losses.images_per_s:.1f}"}
         )
 
+    def _step_schedules(self) -> None:
+        with warnings.catch_warnings():
+            # A run resumed from a checkpoint taken at an epoch's last batch ends that epoch
+            # before its first optimizer step: the order is right, PyTorch's warning is not
+            warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step")
+            self.sched_g.step()
+            if self.sched_d is not None:
+                self.sched_d.step()
+
     def _end_epoch(self, losses: Reading) -> None:
         """Count the epoch done, step the schedules, validate, log it, checkpoint it and
         refresh the exported generator and run.json."""
@@ -344,9 +354,7 @@ class Trainer:
         self.epoch += 1
         self.batch_in_epoch = 0
         self.epoch_sums = {}
-        self.sched_g.step()
-        if self.sched_d is not None:
-            self.sched_d.step()
+        self._step_schedules()
         record: dict[str, Any] = {"epoch": self.epoch, "step": self.step, **losses.means}
         record["lr_g"] = float(self.opt_g.param_groups[0]["lr"])  # a device tensor when captured
         record["images_per_s"] = round(losses.images_per_s, 2)
