@@ -19,8 +19,8 @@ av = pytest.importorskip("av")
 from clihelp import run_cli  # noqa: E402
 from colorhelp import lightness  # noqa: E402
 from kolorize.inference.colorizer import Colorizer  # noqa: E402
-from kolorize.temporal import DEFAULT_STRENGTH, TemporalSmoother, flicker  # noqa: E402
 from kolorize.video import VideoError, colorize_video, probe  # noqa: E402
+from kolorize.video.temporal import DEFAULT_STRENGTH, TemporalSmoother, flicker  # noqa: E402
 from videohelp import (  # noqa: E402
     RATE,
     H,
@@ -256,7 +256,7 @@ def test_the_input_is_never_overwritten(tmp_path: Path, colorizer: Colorizer) ->
 
 def test_video_plans_refuse_overwriting_an_input_and_photos_in_one_video(tmp_path: Path) -> None:
     from kolorize.errors import KolorizeError
-    from kolorize.video_files import plan_media
+    from kolorize.video.files import plan_media
 
     film = (tmp_path / "film.mp4", Path("film.mp4"))
     with pytest.raises(KolorizeError, match="would overwrite an input video; choose another -o"):
@@ -314,10 +314,12 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_a_codec_this_ffmpeg_cannot_write_becomes_h264(
     tmp_path: Path, colorizer: Colorizer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import kolorize.video as video
+    import kolorize.video.transcode as transcode
 
-    real = video._can_write
-    monkeypatch.setattr(video, "_can_write", lambda codec, ok: codec != "mpeg4" and real(codec, ok))
+    real = transcode._can_write
+    monkeypatch.setattr(
+        transcode, "_can_write", lambda codec, ok: codec != "mpeg4" and real(codec, ok)
+    )
     src = write_clip(tmp_path / "old.mp4", panned(6), codec="mpeg4")
     said: list[str] = []
     colorize_video(colorizer, src, tmp_path / "new.mp4", show_progress=False, log=said.append)
@@ -331,7 +333,7 @@ def test_without_pyav_videos_are_refused_before_any_work(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from kolorize.errors import KolorizeError
-    from kolorize.video_files import plan_media
+    from kolorize.video.files import plan_media
 
     monkeypatch.setitem(sys.modules, "av", None)  # import av -> ImportError
     found = [(tmp_path / "a.png", Path("a.png")), (tmp_path / "film.mp4", Path("film.mp4"))]

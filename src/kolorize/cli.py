@@ -395,7 +395,7 @@ RenderSizeOpt = Annotated[
         "(default: the model's training size). Larger: finer colour, slower.",
     ),
 ]
-DEFAULT_TEMPORAL = 0.7  # kolorize.temporal.DEFAULT_STRENGTH, without importing numpy here
+DEFAULT_TEMPORAL = 0.7  # kolorize.video.temporal.DEFAULT_STRENGTH, without importing numpy here
 
 
 @app.command("colorize")
@@ -449,7 +449,7 @@ def colorize_command(
     an output that would overwrite an input); 130 interrupted.
     """
     from kolorize.photo_files import colorize_photos, find_inputs, format_name
-    from kolorize.video_files import colorize_videos, is_photo_or_video, plan_media
+    from kolorize.video.files import colorize_videos, is_photo_or_video, plan_media
 
     found = find_inputs(inputs, skip_under=out, accept=is_photo_or_video)
     jobs, video_jobs = plan_media(found, out, format_name(fmt))

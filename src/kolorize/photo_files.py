@@ -1,4 +1,4 @@
-"""`kolorize colorize` for photos: photos on disk -> colorized photos on disk (`video_files`
+"""`kolorize colorize` for photos: photos on disk -> colorized photos on disk (`video.files`
 does the videos among the inputs).
 
 Inputs are files, folders (searched recursively) and glob patterns. Each photo is written once,
@@ -32,7 +32,7 @@ from kolorize.progress import progress
 from kolorize.rundir import atomic_write
 
 if TYPE_CHECKING:
-    from kolorize.video_files import VideoJob
+    from kolorize.video.files import VideoJob
 
 # name -> (Pillow format, file suffix)
 FORMATS = {"png": ("PNG", ".png"), "jpeg": ("JPEG", ".jpg"), "webp": ("WEBP", ".webp")}

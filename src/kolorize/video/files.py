@@ -14,7 +14,7 @@ from pathlib import Path
 from kolorize.data.images import IMAGE_EXTENSIONS, is_image_path
 from kolorize.errors import KolorizeError
 from kolorize.photo_files import Job, Report, plan, refuse_overwriting_inputs
-from kolorize.video import VideoError, colorize_video, is_video_path, require_av
+from kolorize.video.transcode import VideoError, colorize_video, is_video_path, require_av
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Colorize video files: frames streamed through the photo path, steady colour, sound kept.
+"""One video file colorized: frames streamed through the photo path, steady colour, sound kept.
 
 Every frame goes the way a photo goes (`kolorize.inference`): its lightness, resized to the
 model's size, gives a small ab; `TemporalSmoother` carries that colour across the frames of a
@@ -32,7 +32,7 @@ from PIL import Image
 from kolorize.errors import KolorizeError
 from kolorize.progress import progress
 from kolorize.rundir import atomic_write
-from kolorize.temporal import DEFAULT_STRENGTH, TemporalSmoother
+from kolorize.video.temporal import DEFAULT_STRENGTH, TemporalSmoother
 
 if TYPE_CHECKING:
     from kolorize.inference.colorizer import Colorizer
@@ -128,7 +128,7 @@ def colorize_video(
     """Colorize the video `src` into `dst` (its container follows `dst`'s suffix).
 
     `temporal`: how strongly colour is carried across the frames of a shot (0 = each frame
-    alone), or a `TemporalSmoother` with settings of its own (see `kolorize.temporal`).
+    alone), or a `TemporalSmoother` with settings of its own (see `kolorize.video.temporal`).
     `render_size`: the side at which colour is predicted (default: the model's).
     `on_progress(done, total)` is called after each batch (total is an estimate). Raises
     `VideoError` for files that cannot be read or written.
