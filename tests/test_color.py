@@ -7,10 +7,13 @@ from skimage import color as skcolor
 from conftest import real_photo_paths
 from kolorize.color import (
     batch_to_model_space,
+    lab_to_linear_rgb,
     lab_to_rgb,
     model_space_to_rgb,
     rgb_to_lab,
     rgb_to_model_space,
+    srgb_to_linear,
+    uint8_to_model_lightness_numpy,
     uint8_to_model_space_numpy,
 )
 
@@ -71,6 +74,21 @@ def test_numpy_fast_path_equals_torch_path(photos):
     L, ab = rgb_to_model_space(_nchw(photos).double() / 255)
     assert np.abs(fast[:, :1] - L.numpy()).max() < 1e-5
     assert np.abs(fast[:, 1:] - ab.numpy()).max() < 1e-5
+
+
+def test_lightness_alone_equals_the_torch_paths_l(photos):
+    every_gray = np.repeat(np.arange(256, dtype=np.uint8), 3).reshape(1, 1, 256, 3)
+    for rgb in (photos, every_gray):  # the grays reach the cube root's linear segment
+        L, _ = rgb_to_model_space(_nchw(rgb).double() / 255)
+        fast = uint8_to_model_lightness_numpy(rgb)
+        assert fast.shape == rgb.shape[:-1] and fast.dtype == np.float32
+        assert np.abs(fast - L[:, 0].numpy()).max() < 1e-5
+
+
+def test_lab_to_linear_rgb_is_lab_to_rgb_before_the_srgb_curve(photos):
+    lab = rgb_to_lab(_nchw(photos).double() / 255)
+    linear = lab_to_linear_rgb(lab)
+    assert torch.allclose(linear, srgb_to_linear(_nchw(photos).double() / 255), atol=1e-10)
 
 
 def test_batch_to_model_space_accepts_uint8_and_preconverted(photos):

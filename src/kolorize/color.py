@@ -74,14 +74,20 @@ def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
     return _xyz_to_lab(xyz)
 
 
-def lab_to_rgb(lab: torch.Tensor, clip: bool = True) -> torch.Tensor:
-    """Lab (..., 3, H, W) -> sRGB in [0, 1] (clipped to the gamut unless clip=False)."""
+def lab_to_linear_rgb(lab: torch.Tensor) -> torch.Tensor:
+    """Lab (..., 3, H, W) -> linear-light RGB, unclipped: outside [0, 1] where the colour is
+    outside the sRGB gamut."""
     L, a, b = lab.unbind(-3)
     fy = (L + 16) / 116
     f = torch.stack([fy + a / 500, fy, fy - b / 200], dim=-3)
     xyz = torch.where(f > _DELTA, f.pow(3), 3 * _DELTA**2 * (f - 4 / 29))
-    m = _conversion_matrices(xyz.dtype, xyz.device)[1]
-    rgb = linear_to_srgb(_apply_3x3(m, xyz).clamp_min(0))
+    return _apply_3x3(_conversion_matrices(xyz.dtype, xyz.device)[1], xyz)
+
+
+def lab_to_rgb(lab: torch.Tensor, clip: bool = True) -> torch.Tensor:
+    """Lab (..., 3, H, W) -> sRGB in [0, 1] (clipped to the gamut unless clip=False; negative
+    linear light is always cut to 0)."""
+    rgb = linear_to_srgb(lab_to_linear_rgb(lab).clamp_min(0))
     return rgb.clamp(0, 1) if clip else rgb
 
 
@@ -135,6 +141,7 @@ def _srgb_lut() -> np.ndarray:
 
 _LUT = _srgb_lut()
 _XYZ_T = _RGB_TO_XYZ_NORMALISED.T.astype(np.float32)
+_Y_OF_R, _Y_OF_G, _Y_OF_B = (_LUT * _XYZ_T[c, 1] for c in range(3))
 
 
 def uint8_to_model_space_numpy(rgb: np.ndarray, chunk: int = 65536) -> np.ndarray:
@@ -162,6 +169,21 @@ def uint8_to_model_space_numpy(rgb: np.ndarray, chunk: int = 65536) -> np.ndarra
             np.subtract(fy, fz, out=dst[2])
             dst[2] *= np.float32(200 / AB_SCALE)
     return out.reshape(b, 3, h, w)
+
+
+def uint8_to_model_lightness_numpy(rgb: np.ndarray) -> np.ndarray:
+    """(..., 3) uint8 sRGB -> (...) float32 L/50 - 1: `uint8_to_model_space_numpy`'s L alone,
+    about 3x faster (L needs only Y: one table per channel, already weighted)."""
+    r, g, b = (rgb[..., c] for c in range(3))
+    y = np.take(_Y_OF_R, r) + np.take(_Y_OF_G, g)
+    y += np.take(_Y_OF_B, b)
+    f = np.cbrt(y)
+    small = y <= _DELTA**3
+    if small.any():
+        f[small] = y[small] * np.float32(1 / (3 * _DELTA**2)) + np.float32(4 / 29)
+    f *= np.float32(116 / L_SCALE)
+    f -= np.float32(16 / L_SCALE + 1)
+    return f
 
 
 def batch_to_model_space(

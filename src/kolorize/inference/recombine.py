@@ -18,16 +18,20 @@ import torch
 from kolorize.color import (
     denormalize_ab,
     denormalize_l,
-    lab_to_rgb,
+    lab_to_linear_rgb,
+    linear_to_srgb,
+    srgb_to_linear,
     to_uint8,
-    uint8_to_model_space_numpy,
+    uint8_to_model_lightness_numpy,
 )
 
 # Pixels per row chunk of the full-resolution work: about 4 MB per float channel.
 CHUNK_PIXELS = 1 << 20
 # Gamut mapping: overshooting sRGB by less than half an 8-bit step is only rounding, and
-# 6 halvings find the chroma that fits to within 1/64 of the predicted one.
+# 6 halvings find the chroma that fits to within 1/64 of the predicted one. The test runs on
+# linear light, so the sRGB curve is applied once per pixel, not once per halving.
 _GAMUT_TOP = 1 + 0.5 / 255
+_LINEAR_TOP = float(srgb_to_linear(torch.tensor(_GAMUT_TOP, dtype=torch.float64)))
 _BISECTION_STEPS = 6
 
 
@@ -44,15 +48,17 @@ def recombine(rgb: np.ndarray, ab_small: np.ndarray | None) -> np.ndarray:
     out = np.empty_like(rgb)
     rows = max(1, CHUNK_PIXELS // width)
     if ab_small is not None:
+        # columns first, once: (2, h, W) is small, and each chunk's rows are then whole-row
+        # copies instead of a gather along every row
+        wide = _resample(ab_small, _bilinear_taps(width, ab_small.shape[2]), axis=2)
         ys = _bilinear_taps(height, ab_small.shape[1])
-        xs = _bilinear_taps(width, ab_small.shape[2])
     for r0 in range(0, height, rows):
         r1 = min(height, r0 + rows)
         L = _lightness(rgb[r0:r1])
         if ab_small is None:
             ab = np.zeros((2, *L.shape), np.float32)
         else:
-            ab = _upsample(ab_small, ys, xs, r0, r1)
+            ab = _resample(wide, tuple(t[r0:r1] for t in ys), axis=1)
         out[r0:r1] = _to_uint8_in_gamut(L, ab)
     return out
 
@@ -60,8 +66,9 @@ def recombine(rgb: np.ndarray, ab_small: np.ndarray | None) -> np.ndarray:
 @functools.cache
 def _gray_lightness() -> np.ndarray:
     """Scaled L of the 256 gray levels."""
-    levels = np.repeat(np.arange(256, dtype=np.uint8), 3).reshape(1, 1, 256, 3)
-    return uint8_to_model_space_numpy(levels)[0, 0, 0]
+    return uint8_to_model_lightness_numpy(
+        np.repeat(np.arange(256, dtype=np.uint8), 3).reshape(256, 3)
+    )
 
 
 def _lightness(rgb: np.ndarray) -> np.ndarray:
@@ -69,7 +76,7 @@ def _lightness(rgb: np.ndarray) -> np.ndarray:
     red = rgb[..., 0]
     if np.array_equal(red, rgb[..., 1]) and np.array_equal(red, rgb[..., 2]):
         return _gray_lightness()[red]
-    return uint8_to_model_space_numpy(rgb[None])[0, 0]
+    return uint8_to_model_lightness_numpy(rgb)
 
 
 def _bilinear_taps(out_len: int, in_len: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -81,53 +88,53 @@ def _bilinear_taps(out_len: int, in_len: int) -> tuple[np.ndarray, np.ndarray, n
     return i0, i1, (src - i0).astype(np.float32)
 
 
-def _upsample(
-    ab: np.ndarray,
-    ys: tuple[np.ndarray, np.ndarray, np.ndarray],
-    xs: tuple[np.ndarray, np.ndarray, np.ndarray],
-    r0: int,
-    r1: int,
+def _resample(
+    ab: np.ndarray, taps: tuple[np.ndarray, np.ndarray, np.ndarray], axis: int
 ) -> np.ndarray:
-    """Rows r0:r1 of `ab` resampled to the full size: (2, r1 - r0, W)."""
-    y0, y1, wy = (t[r0:r1] for t in ys)
-    wy = wy[None, :, None]
-    rows = ab[:, y0] * (1 - wy) + ab[:, y1] * wy
-    x0, x1, wx = xs
-    return rows[:, :, x0] * (1 - wx) + rows[:, :, x1] * wx
+    """`ab` (2, h, w) linearly resampled along `axis` at `taps` (indices and weights)."""
+    i0, i1, w = taps
+    w = w.reshape([-1 if a == axis else 1 for a in range(3)])
+    near, far = np.take(ab, i0, axis=axis), np.take(ab, i1, axis=axis)
+    far -= near
+    far *= w
+    far += near
+    return far
 
 
-def _rgb_unclipped(L: np.ndarray, ab: np.ndarray) -> torch.Tensor:
-    """Scaled L (n,) and ab (2, n) -> float sRGB (1, 3, 1, n), not clipped to [0, 1]."""
-    lab_l = denormalize_l(torch.from_numpy(np.ascontiguousarray(L, np.float32)))
-    lab_ab = denormalize_ab(torch.from_numpy(np.ascontiguousarray(ab, np.float32)))
-    lab = torch.cat([lab_l.reshape(1, 1, 1, -1), lab_ab.reshape(1, 2, 1, -1)], dim=1)
-    return lab_to_rgb(lab, clip=False)
+def _linear_rgb(L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+    """Scaled L (n,) and ab (2, n) -> linear-light RGB (3, n), unclipped."""
+    lab = torch.cat([denormalize_l(L)[None], denormalize_ab(ab)]).reshape(1, 3, 1, -1)
+    return lab_to_linear_rgb(lab)[0, :, 0]
 
 
-def _out_of_gamut(rgb: torch.Tensor) -> np.ndarray:
-    # lab_to_rgb clamps negative linear light to exactly 0, so a channel at 0 marks a colour
-    # below the gamut (or true black, which loses nothing by losing its chroma).
-    return ((rgb > _GAMUT_TOP) | (rgb <= 0)).any(dim=1)[0, 0].numpy()
+def _out_of_gamut(linear: torch.Tensor) -> torch.Tensor:
+    # a channel at or below 0 marks a colour below the gamut (or true black, which loses
+    # nothing by losing its chroma)
+    return ((linear > _LINEAR_TOP) | (linear <= 0)).any(dim=0)
 
 
 def _to_uint8_in_gamut(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
     """(r, W) L + (2, r, W) ab -> (r, W, 3) uint8. Out-of-gamut pixels get the largest
     fraction of their chroma (found by bisection) that fits in sRGB."""
-    flat_l = L.reshape(-1)
-    flat_ab = ab.reshape(2, -1)
-    rgb = _rgb_unclipped(flat_l, flat_ab)
-    bad = np.flatnonzero(_out_of_gamut(rgb) & (flat_ab != 0).any(axis=0))
-    if bad.size:
+    flat_l = torch.from_numpy(np.ascontiguousarray(L, np.float32)).reshape(-1)
+    flat_ab = torch.from_numpy(np.ascontiguousarray(ab, np.float32)).reshape(2, -1)
+    linear = _linear_rgb(flat_l, flat_ab)
+    bad = torch.nonzero(_out_of_gamut(linear) & (flat_ab != 0).any(dim=0))[:, 0]
+    if bad.numel():
         bad_l, bad_ab = flat_l[bad], flat_ab[:, bad]
-        lo = np.zeros(bad.size, np.float32)  # gray always fits
-        hi = np.ones(bad.size, np.float32)
+        best = _linear_rgb(bad_l, torch.zeros_like(bad_ab))  # gray always fits
+        lo = torch.zeros(bad.numel())
+        hi = torch.ones(bad.numel())
         for _ in range(_BISECTION_STEPS):
             mid = (lo + hi) / 2
-            fits = ~_out_of_gamut(_rgb_unclipped(bad_l, bad_ab * mid))
-            lo = np.where(fits, mid, lo)
-            hi = np.where(fits, hi, mid)
-        rgb[..., torch.from_numpy(bad)] = _rgb_unclipped(bad_l, bad_ab * lo)
-    return to_uint8(rgb.clamp_(0, 1))[0, :, 0].T.reshape(*L.shape, 3).numpy()
+            tried = _linear_rgb(bad_l, bad_ab * mid)
+            fits = ~_out_of_gamut(tried)
+            best = torch.where(fits, tried, best)
+            lo = torch.where(fits, mid, lo)
+            hi = torch.where(fits, hi, mid)
+        linear[:, bad] = best
+    srgb = linear_to_srgb(linear.clamp_min_(0)).clamp_(0, 1)
+    return to_uint8(srgb).T.reshape(*L.shape, 3).numpy()
 
 
 __all__ = ["CHUNK_PIXELS", "recombine"]
