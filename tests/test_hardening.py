@@ -374,7 +374,16 @@ def test_8_serve_on_every_interface_warns_and_stops_on_ctrl_c(model: Path) -> No
     assert proc.returncode in (130, -signal.SIGINT) and rest.strip() == "interrupted", rest
 
 
-def test_serve_stops_for_a_ctrl_c_that_a_library_swallowed(model: Path, monkeypatch) -> None:
+def _swallow_a_ctrl_c() -> None:
+    """A Ctrl+C pressed while the command loads, swallowed as a library's bare `except`
+    around an optional import swallows it."""
+    with contextlib.suppress(KeyboardInterrupt):
+        signal.raise_signal(signal.SIGINT)
+
+
+def test_serve_stops_for_a_ctrl_c_that_a_library_swallowed(
+    model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import uvicorn
 
     from kolorize.interrupts import watch_interrupts
@@ -382,17 +391,33 @@ def test_serve_stops_for_a_ctrl_c_that_a_library_swallowed(model: Path, monkeypa
 
     started: list[bool] = []
     monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets: started.append(True))
+    logged: list[str] = []
     watch = watch_interrupts()
     try:
         assert watch.installed, "pytest's own SIGINT handler hides Python's default one"
-        with contextlib.suppress(KeyboardInterrupt):  # as a bare `except` would
-            signal.raise_signal(signal.SIGINT)
-        logged: list[str] = []
+        _swallow_a_ctrl_c()
         with pytest.raises(KeyboardInterrupt):
             serve(model, port=free_port(), log=logged.append)
     finally:
         watch.restore()
     assert started == [] and logged == []
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_folder_run_stops_for_a_ctrl_c_that_a_library_swallowed(
+    tmp_path: Path, model: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load = Colorizer.load.__func__  # type: ignore[attr-defined]
+
+    def load_and_swallow(cls: type[Colorizer], *args: object, **kwargs: object) -> Colorizer:
+        _swallow_a_ctrl_c()
+        return load(cls, *args, **kwargs)
+
+    monkeypatch.setattr(Colorizer, "load", classmethod(load_and_swallow))
+    copy_photos(tmp_path / "in", 3)
+    code, err = cli(capsys, "colorize", tmp_path / "in", "-m", model, "-o", tmp_path / "out")
+    assert code == 130 and err.strip().splitlines()[-1] == "interrupted", err
+    assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 

@@ -1,11 +1,12 @@
 """Ctrl+C as the command line sees it.
 
 Python turns Ctrl+C into a KeyboardInterrupt wherever the main thread happens to be, and a
-library that guards an optional import with a bare `except` can swallow it: measured here, a
-Ctrl+C pressed while torch loads vanished about once in 30 tries, and `kolorize serve` then
-went on to serve. The watch remembers every Ctrl+C, so a command about to wait for a long time
-(the web server) can check that none was lost on the way. It also lets the command line
-say "interrupted" where Typer turns Ctrl+C into a silent exit code 130.
+library that guards an optional import with a bare `except` can swallow it: a Ctrl+C sent
+while torch loaded vanished in one of 27 timed tries here, and `kolorize serve` then went on
+to serve (it hung a CI run). The watch remembers every Ctrl+C, and the two places where a
+command settles into a long stretch of work check that none was lost on the way: every
+progress bar as it starts (`kolorize.progress`) and the web server before it waits. It also
+lets the command line say "interrupted" where Typer turns Ctrl+C into a silent exit 130.
 """
 
 from __future__ import annotations

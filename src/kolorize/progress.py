@@ -7,6 +7,8 @@ from typing import Any, TypeVar
 
 from tqdm.auto import tqdm
 
+from kolorize.interrupts import raise_if_interrupted
+
 T = TypeVar("T")
 _quiet = False
 
@@ -17,6 +19,9 @@ def set_quiet(quiet: bool) -> None:
 
 
 def progress(iterable: Iterable[T] | None = None, *, enabled: bool = True, **kwargs: Any) -> tqdm:
+    """A bar for a long loop about to start; a Ctrl+C that a library swallowed while the
+    command loaded (see `kolorize.interrupts`) stops the command here instead."""
+    raise_if_interrupted()
     # disable=None lets tqdm switch itself off when stderr is not a terminal.
     disable = True if (_quiet or not enabled) else None
     return tqdm(iterable, disable=disable, dynamic_ncols=True, **kwargs)
