@@ -449,15 +449,3 @@ def _close_quietly(out: Any) -> None:
     # a container whose header failed may fail to close too; it is discarded either way
     with contextlib.suppress(Exception):
         out.close()
-
-
-__all__ = [
-    "FALLBACK_CODEC",
-    "VIDEO_EXTENSIONS",
-    "VideoError",
-    "VideoInfo",
-    "VideoResult",
-    "colorize_video",
-    "is_video_path",
-    "probe",
-]
