@@ -83,6 +83,8 @@ def test_lightness_alone_equals_the_torch_paths_l(photos):
         fast = uint8_to_model_lightness_numpy(rgb)
         assert fast.shape == rgb.shape[:-1] and fast.dtype == np.float32
         assert np.abs(fast - L[:, 0].numpy()).max() < 1e-5
+    white = uint8_to_model_lightness_numpy(np.array([255, 255, 255], np.uint8))
+    assert white.shape == () and abs(float(white) - 1) < 1e-5
 
 
 def test_lab_to_linear_rgb_is_lab_to_rgb_before_the_srgb_curve(photos):

@@ -95,6 +95,12 @@ def test_recombine_matches_plain_torch_for_in_gamut_colours(photo: Image.Image) 
     assert np.abs(got.astype(int) - expected)[in_gamut].max() <= 1
 
 
+def test_half_precision_colour_is_widened_before_resampling(photo: Image.Image) -> None:
+    rgb = np.asarray(photo)
+    ab = np.random.default_rng(4).uniform(-0.5, 0.5, (2, 16, 16)).astype(np.float16)
+    np.testing.assert_array_equal(recombine(rgb, ab), recombine(rgb, ab.astype(np.float32)))
+
+
 def test_row_chunks_leave_no_seams(photo: Image.Image, monkeypatch: pytest.MonkeyPatch) -> None:
     import kolorize.inference.recombine as recombine_module
 
@@ -176,6 +182,22 @@ def _status_mib(key: str) -> float:
         if line.startswith(key):
             return int(line.split()[1]) / 1024
     pytest.skip("needs /proc/self/status")
+
+
+def test_a_wide_strip_with_a_fine_colour_map_stays_in_bounded_memory() -> None:
+    """recombine takes the colour map a row chunk at a time too: a 200x40000 strip with colour
+    predicted at 1024x1024 needs 24 MB in and 24 MB out; the map resampled to the strip's
+    width at once would be about 330 MB, with two temporaries of that size."""
+    rng = np.random.default_rng(3)
+    rgb = rng.integers(0, 256, (200, 40000, 3), dtype=np.uint8)
+    ab = rng.uniform(-0.3, 0.3, (2, 1024, 1024)).astype(np.float32)
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # restart the peak-RSS counter
+    except OSError:
+        pytest.skip("cannot reset the peak-RSS counter here")
+    before = _status_mib("VmRSS")
+    assert recombine(rgb, ab).shape == rgb.shape
+    assert _status_mib("VmHWM") - before < 300
 
 
 @pytest.mark.slow

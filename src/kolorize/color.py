@@ -173,8 +173,9 @@ def uint8_to_model_space_numpy(rgb: np.ndarray, chunk: int = 65536) -> np.ndarra
 
 def uint8_to_model_lightness_numpy(rgb: np.ndarray) -> np.ndarray:
     """(..., 3) uint8 sRGB -> (...) float32 L/50 - 1: `uint8_to_model_space_numpy`'s L alone,
-    about 3x faster (L needs only Y: one table per channel, already weighted)."""
-    r, g, b = (rgb[..., c] for c in range(3))
+    about 2x faster (L needs only Y: one table per channel, already weighted)."""
+    pixels = np.asarray(rgb).reshape(-1, 3)
+    r, g, b = pixels[:, 0], pixels[:, 1], pixels[:, 2]
     y = np.take(_Y_OF_R, r) + np.take(_Y_OF_G, g)
     y += np.take(_Y_OF_B, b)
     f = np.cbrt(y)
@@ -183,7 +184,7 @@ def uint8_to_model_lightness_numpy(rgb: np.ndarray) -> np.ndarray:
         f[small] = y[small] * np.float32(1 / (3 * _DELTA**2)) + np.float32(4 / 29)
     f *= np.float32(116 / L_SCALE)
     f -= np.float32(16 / L_SCALE + 1)
-    return f
+    return f.reshape(np.shape(rgb)[:-1])
 
 
 def batch_to_model_space(

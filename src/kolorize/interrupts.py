@@ -12,6 +12,7 @@ lets the command line say "interrupted" where Typer turns Ctrl+C into a silent e
 from __future__ import annotations
 
 import signal
+import threading
 from types import FrameType
 
 
@@ -53,6 +54,12 @@ def watch_interrupts() -> InterruptWatch:
 
 
 def raise_if_interrupted() -> None:
-    """Raise the KeyboardInterrupt that something swallowed, if a Ctrl+C has been pressed."""
-    if _active is not None and _active.seen:
+    """Raise the KeyboardInterrupt that something swallowed, if a Ctrl+C has been pressed.
+    Only in the main thread, where Python itself raises it: a worker thread (the web page's
+    clip jobs) is stopped by its owner, not by an exception it does not expect."""
+    if (
+        _active is not None
+        and _active.seen
+        and threading.current_thread() is threading.main_thread()
+    ):
         raise KeyboardInterrupt

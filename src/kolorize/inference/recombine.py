@@ -48,9 +48,8 @@ def recombine(rgb: np.ndarray, ab_small: np.ndarray | None) -> np.ndarray:
     out = np.empty_like(rgb)
     rows = max(1, CHUNK_PIXELS // width)
     if ab_small is not None:
-        # columns first, once: (2, h, W) is small, and each chunk's rows are then whole-row
-        # copies instead of a gather along every row
-        wide = _resample(ab_small, _bilinear_taps(width, ab_small.shape[2]), axis=2)
+        ab_small = np.asarray(ab_small, np.float32)
+        xs = _bilinear_taps(width, ab_small.shape[2])
         ys = _bilinear_taps(height, ab_small.shape[1])
     for r0 in range(0, height, rows):
         r1 = min(height, r0 + rows)
@@ -58,7 +57,7 @@ def recombine(rgb: np.ndarray, ab_small: np.ndarray | None) -> np.ndarray:
         if ab_small is None:
             ab = np.zeros((2, *L.shape), np.float32)
         else:
-            ab = _resample(wide, tuple(t[r0:r1] for t in ys), axis=1)
+            ab = _upsample_rows(ab_small, xs, ys, r0, r1)
         out[r0:r1] = _to_uint8_in_gamut(L, ab)
     return out
 
@@ -79,7 +78,10 @@ def _lightness(rgb: np.ndarray) -> np.ndarray:
     return uint8_to_model_lightness_numpy(rgb)
 
 
-def _bilinear_taps(out_len: int, in_len: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+Taps = tuple[np.ndarray, np.ndarray, np.ndarray]  # source indices below, above, and weights
+
+
+def _bilinear_taps(out_len: int, in_len: int) -> Taps:
     """Source indices and weights of bilinear resampling (PyTorch's align_corners=False)."""
     src = (np.arange(out_len, dtype=np.float64) + 0.5) * (in_len / out_len) - 0.5
     src = np.clip(src, 0, in_len - 1)
@@ -88,9 +90,17 @@ def _bilinear_taps(out_len: int, in_len: int) -> tuple[np.ndarray, np.ndarray, n
     return i0, i1, (src - i0).astype(np.float32)
 
 
-def _resample(
-    ab: np.ndarray, taps: tuple[np.ndarray, np.ndarray, np.ndarray], axis: int
-) -> np.ndarray:
+def _upsample_rows(ab: np.ndarray, xs: Taps, ys: Taps, r0: int, r1: int) -> np.ndarray:
+    """Rows r0:r1 of `ab` (2, h, w) resampled to the full width: (2, r1 - r0, W). Columns
+    first, on only the source rows these rows take (at most two per row, so memory stays
+    flat): the second pass then copies whole rows instead of gathering along every row."""
+    i0, i1, w = (t[r0:r1] for t in ys)
+    needed, where = np.unique(np.concatenate([i0, i1]), return_inverse=True)
+    wide = _resample(ab[:, needed], xs, axis=2)
+    return _resample(wide, (where[: len(i0)], where[len(i0) :], w), axis=1)
+
+
+def _resample(ab: np.ndarray, taps: Taps, axis: int) -> np.ndarray:
     """`ab` (2, h, w) linearly resampled along `axis` at `taps` (indices and weights)."""
     i0, i1, w = taps
     w = w.reshape([-1 if a == axis else 1 for a in range(3)])

@@ -26,6 +26,7 @@ from typing import Any
 
 from kolorize.config import RunConfig, apply_overrides, from_dict, load_config, load_yaml
 from kolorize.errors import KolorizeError
+from kolorize.interrupts import raise_if_interrupted
 from kolorize.rundir import CONFIG, GENERATOR, atomic_write, is_finished
 from kolorize.train.checkpoint import checkpoint_dir, latest_checkpoint, list_checkpoints
 from kolorize.train.trainer import train
@@ -253,6 +254,7 @@ def _train_in_parallel(
                 names = ", ".join(r.name for r in waiting)
                 raise KolorizeError(f"cannot train {names}: what they start from did not finish")
             time.sleep(0.2)
+            raise_if_interrupted()  # the children train on their own: no progress bar here
             for name, proc in list(running.items()):
                 if proc.exitcode is None:
                     continue
