@@ -63,3 +63,54 @@ def test_the_default_parallel_follows_the_device_the_configs_name(tmp_path, monk
     with pytest.raises(KolorizeError, match="--parallel must be at least 1"):
         run_study(load_study(QUICK), "x", tmp_path / "S", {"device": "cpu"})
     assert asked and set(asked) == {"cpu"}
+
+
+def test_a_parallel_study_stops_its_children_for_a_swallowed_ctrl_c(tmp_path, monkeypatch):
+    """The parent only waits (no progress bar of its own): a Ctrl+C that a library swallowed
+    while the children started still stops them."""
+    import contextlib
+    import multiprocessing
+    import signal
+
+    from kolorize.interrupts import watch_interrupts
+    from kolorize.study import runs
+
+    started, stopped = [], []
+
+    class Child:  # a training child that never ends on its own
+        pid = 4242
+
+        def __init__(self, **_):
+            self.polls = 0
+
+        def start(self):
+            started.append(self)
+            with contextlib.suppress(KeyboardInterrupt):  # as a bare `except` would
+                signal.raise_signal(signal.SIGINT)
+
+        @property
+        def exitcode(self):
+            self.polls += 1
+            assert self.polls < 25, "the parent kept waiting after the Ctrl+C"
+
+        def terminate(self):
+            stopped.append(self)
+
+        def join(self):
+            pass
+
+    class Spawn:
+        Process = Child
+
+    monkeypatch.setattr(multiprocessing, "get_context", lambda method: Spawn)
+    monkeypatch.setattr(runs, "_prepare_run", lambda study, run, out, o: (None, out, False))
+    study = load_study(QUICK)
+    first = [run for run in study.runs if not (run.init_from or run.continue_from)]
+    watch = watch_interrupts()
+    try:
+        assert watch.installed, "pytest's own SIGINT handler hides Python's default one"
+        with pytest.raises(KeyboardInterrupt):
+            runs._train_in_parallel(study, first, set(), tmp_path, tmp_path, {}, 2, print)
+    finally:
+        watch.restore()
+    assert started and stopped == started
