@@ -8,7 +8,9 @@ import atexit
 import functools
 import os
 import shutil
+import signal
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -101,6 +103,18 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     import os
 
     os.environ["KOLORIZE_CACHE"] = str(tmp_path_factory.mktemp("kolorize-cache"))
+
+
+@pytest.fixture
+def python_ctrl_c() -> Iterator[None]:
+    """SIGINT handled as Python handles it in a terminal (KeyboardInterrupt), whatever the
+    test runner inherited: a runner started in the background by a non-interactive shell has
+    SIGINT ignored, and the Ctrl+C watch then (rightly) leaves it alone."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 @pytest.fixture

@@ -384,7 +384,7 @@ def _swallow_a_ctrl_c() -> None:
 
 
 def test_serve_stops_for_a_ctrl_c_that_a_library_swallowed(
-    model: Path, monkeypatch: pytest.MonkeyPatch
+    model: Path, monkeypatch: pytest.MonkeyPatch, python_ctrl_c: None
 ) -> None:
     import uvicorn
 
@@ -396,7 +396,7 @@ def test_serve_stops_for_a_ctrl_c_that_a_library_swallowed(
     logged: list[str] = []
     watch = watch_interrupts()
     try:
-        assert watch.installed, "pytest's own SIGINT handler hides Python's default one"
+        assert watch.installed
         _swallow_a_ctrl_c()
         with pytest.raises(KeyboardInterrupt):
             serve(model, port=free_port(), log=logged.append)
@@ -406,7 +406,7 @@ def test_serve_stops_for_a_ctrl_c_that_a_library_swallowed(
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
-def test_a_swallowed_ctrl_c_is_raised_again_only_in_the_main_thread() -> None:
+def test_a_swallowed_ctrl_c_is_raised_again_only_in_the_main_thread(python_ctrl_c: None) -> None:
     import threading
 
     from kolorize.interrupts import raise_if_interrupted, watch_interrupts
@@ -435,7 +435,11 @@ def test_a_swallowed_ctrl_c_is_raised_again_only_in_the_main_thread() -> None:
 
 
 def test_a_folder_run_stops_for_a_ctrl_c_that_a_library_swallowed(
-    tmp_path: Path, model: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    model: Path,
+    capsys: pytest.CaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    python_ctrl_c: None,
 ) -> None:
     load = Colorizer.load.__func__  # type: ignore[attr-defined]
 

@@ -65,7 +65,9 @@ def test_the_default_parallel_follows_the_device_the_configs_name(tmp_path, monk
     assert asked and set(asked) == {"cpu"}
 
 
-def test_a_parallel_study_stops_its_children_for_a_swallowed_ctrl_c(tmp_path, monkeypatch):
+def test_a_parallel_study_stops_its_children_for_a_swallowed_ctrl_c(
+    tmp_path, monkeypatch, python_ctrl_c
+):
     """The parent only waits (no progress bar of its own): a Ctrl+C that a library swallowed
     while the children started still stops them."""
     import contextlib
@@ -108,7 +110,7 @@ def test_a_parallel_study_stops_its_children_for_a_swallowed_ctrl_c(tmp_path, mo
     first = [run for run in study.runs if not (run.init_from or run.continue_from)]
     watch = watch_interrupts()
     try:
-        assert watch.installed, "pytest's own SIGINT handler hides Python's default one"
+        assert watch.installed
         with pytest.raises(KeyboardInterrupt):
             runs._train_in_parallel(study, first, set(), tmp_path, tmp_path, {}, 2, print)
     finally:
