@@ -32,7 +32,7 @@ from pathlib import Path
 
 import torch
 
-from common import SHARED_DATA, machine, peak_rss_mib
+from common import SHARED_DATA, forever, machine, peak_rss_mib
 
 ARCHS = {
     "unet_256": {"generator.arch": "unet", "generator.levels": 8},
@@ -156,15 +156,6 @@ def one_variant(
     if device.type == "cuda":
         result["peak_gpu_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 0)
     return result
-
-
-def forever(batches):
-    """A trainer's batches epoch after epoch, endlessly (for timing a fixed number of steps)."""
-    epoch = 0
-    while True:
-        batches.sampler.set_epoch(epoch)
-        yield from batches
-        epoch += 1
 
 
 def reference_pretrain_step(G, opt_g, L, ab):

@@ -74,8 +74,18 @@ def random_unet256(folder: Path) -> Path:
     from kolorize.config import GeneratorConfig
     from kolorize.models import build_generator
     from kolorize.models.files import save_generator
+    from kolorize.rundir import GENERATOR
 
     torch.manual_seed(0)
     cfg = GeneratorConfig(arch="unet", levels=8, width=64)
-    return save_generator(folder / "generator.safetensors", build_generator(cfg), cfg,
+    return save_generator(folder / GENERATOR, build_generator(cfg), cfg,
                           image_size=256, epoch=0, phase="random")  # fmt: skip
+
+
+def forever(batches):
+    """A trainer's batches epoch after epoch, endlessly (for timing a fixed number of steps)."""
+    epoch = 0
+    while True:
+        batches.sampler.set_epoch(epoch)
+        yield from batches
+        epoch += 1

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from bench_train import forever
+from common import forever
 
 
 def run(data: str, steps: int, phase: str, sets: dict, graphs: bool) -> None:

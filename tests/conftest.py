@@ -5,6 +5,7 @@ the suite runs in a fresh clone; only tests that need a real photo collection re
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import os
 import shutil
@@ -115,6 +116,26 @@ def python_ctrl_c() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, before)
+
+
+def swallow_a_ctrl_c() -> None:
+    """A Ctrl+C pressed while a command loads, swallowed as a library's bare `except` around
+    an optional import swallows it."""
+    with contextlib.suppress(KeyboardInterrupt):
+        signal.raise_signal(signal.SIGINT)
+
+
+@contextlib.contextmanager
+def interrupt_watch() -> Iterator[None]:
+    """kolorize's Ctrl+C watch, as `kolorize` installs it (needs the `python_ctrl_c` fixture)."""
+    from kolorize.interrupts import watch_interrupts
+
+    watch = watch_interrupts()
+    try:
+        assert watch.installed
+        yield
+    finally:
+        watch.restore()
 
 
 @pytest.fixture

@@ -118,11 +118,8 @@ def test_outputs_inside_the_input_folder_are_not_inputs_next_time(tmp_path: Path
 
 
 def test_globs_formats_and_side_by_side(tmp_path: Path, model: Path) -> None:
-    src = tmp_path / "in"
-    src.mkdir()
+    src = copy_photos(tmp_path / "in", 3)
     photos = real_photo_paths(3)
-    for p in photos:
-        shutil.copy(p, src / p.name)
     Image.open(photos[0]).convert("L").save(src / "gray.png")
     out = tmp_path / "out"
     result = run_cli(

@@ -7,7 +7,6 @@ Most run the real console entry point in-process (`kolorize.cli.main`), which is
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import io
 import json
@@ -28,7 +27,7 @@ from safetensors.torch import save_file
 
 from clihelp import run_cli
 from colorhelp import free_port, tiny_generator
-from conftest import copy_photos, real_photo_paths
+from conftest import copy_photos, interrupt_watch, real_photo_paths, swallow_a_ctrl_c
 from kolorize.data.images import upright_rgb
 from kolorize.data.prepare import PrepareRequest, prepare
 from kolorize.data.sources import folder_candidates
@@ -376,32 +375,20 @@ def test_8_serve_on_every_interface_warns_and_stops_on_ctrl_c(model: Path) -> No
     assert rest.strip().splitlines()[-1] == "interrupted", rest
 
 
-def _swallow_a_ctrl_c() -> None:
-    """A Ctrl+C pressed while the command loads, swallowed as a library's bare `except`
-    around an optional import swallows it."""
-    with contextlib.suppress(KeyboardInterrupt):
-        signal.raise_signal(signal.SIGINT)
-
-
 def test_serve_stops_for_a_ctrl_c_that_a_library_swallowed(
     model: Path, monkeypatch: pytest.MonkeyPatch, python_ctrl_c: None
 ) -> None:
     import uvicorn
 
-    from kolorize.interrupts import watch_interrupts
     from kolorize.serve.app import serve
 
     started: list[bool] = []
     monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets: started.append(True))
     logged: list[str] = []
-    watch = watch_interrupts()
-    try:
-        assert watch.installed
-        _swallow_a_ctrl_c()
+    with interrupt_watch():
+        swallow_a_ctrl_c()
         with pytest.raises(KeyboardInterrupt):
             serve(model, port=free_port(), log=logged.append)
-    finally:
-        watch.restore()
     assert started == [] and logged == []
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
@@ -409,7 +396,7 @@ def test_serve_stops_for_a_ctrl_c_that_a_library_swallowed(
 def test_a_swallowed_ctrl_c_is_raised_again_only_in_the_main_thread(python_ctrl_c: None) -> None:
     import threading
 
-    from kolorize.interrupts import raise_if_interrupted, watch_interrupts
+    from kolorize.interrupts import raise_if_interrupted
 
     raised: list[BaseException] = []
 
@@ -419,17 +406,13 @@ def test_a_swallowed_ctrl_c_is_raised_again_only_in_the_main_thread(python_ctrl_
         except BaseException as e:
             raised.append(e)
 
-    watch = watch_interrupts()
-    try:
-        assert watch.installed
-        _swallow_a_ctrl_c()
+    with interrupt_watch():
+        swallow_a_ctrl_c()
         thread = threading.Thread(target=worker)
         thread.start()
         thread.join()
         with pytest.raises(KeyboardInterrupt):
             raise_if_interrupted()
-    finally:
-        watch.restore()
     assert raised == []
     raise_if_interrupted()  # no watch, nothing to raise
 
@@ -444,7 +427,7 @@ def test_a_folder_run_stops_for_a_ctrl_c_that_a_library_swallowed(
     load = Colorizer.load.__func__  # type: ignore[attr-defined]
 
     def load_and_swallow(cls: type[Colorizer], *args: object, **kwargs: object) -> Colorizer:
-        _swallow_a_ctrl_c()
+        swallow_a_ctrl_c()
         return load(cls, *args, **kwargs)
 
     monkeypatch.setattr(Colorizer, "load", classmethod(load_and_swallow))

@@ -184,6 +184,13 @@ def _status_mib(key: str) -> float:
     pytest.skip("needs /proc/self/status")
 
 
+def _reset_peak_rss() -> None:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # restart the peak-RSS counter
+    except OSError:
+        pytest.skip("cannot reset the peak-RSS counter here")
+
+
 def test_a_wide_strip_with_a_fine_colour_map_stays_in_bounded_memory() -> None:
     """recombine takes the colour map a row chunk at a time too: a 200x40000 strip with colour
     predicted at 1024x1024 needs 24 MB in and 24 MB out; the map resampled to the strip's
@@ -191,10 +198,7 @@ def test_a_wide_strip_with_a_fine_colour_map_stays_in_bounded_memory() -> None:
     rng = np.random.default_rng(3)
     rgb = rng.integers(0, 256, (200, 40000, 3), dtype=np.uint8)
     ab = rng.uniform(-0.3, 0.3, (2, 1024, 1024)).astype(np.float32)
-    try:
-        Path("/proc/self/clear_refs").write_text("5")  # restart the peak-RSS counter
-    except OSError:
-        pytest.skip("cannot reset the peak-RSS counter here")
+    _reset_peak_rss()
     before = _status_mib("VmRSS")
     assert recombine(rgb, ab).shape == rgb.shape
     assert _status_mib("VmHWM") - before < 300
@@ -205,10 +209,7 @@ def test_twelve_megapixels_in_bounded_memory(colorizer: Colorizer, photo: Image.
     """A 4000x3000 photo needs 36 MB in and 36 MB out; one float32 Lab copy of it alone would
     be 144 MB, and the unchunked conversion several of those. Allow 450 MB in all."""
     big = photo.convert("L").resize((4000, 3000))
-    try:
-        Path("/proc/self/clear_refs").write_text("5")  # restart the peak-RSS counter
-    except OSError:
-        pytest.skip("cannot reset the peak-RSS counter here")
+    _reset_peak_rss()
     before = _status_mib("VmRSS")
     out = colorizer.colorize(big)
     assert out.size == big.size
@@ -216,8 +217,10 @@ def test_twelve_megapixels_in_bounded_memory(colorizer: Colorizer, photo: Image.
 
 
 def test_import_kolorize_stays_light_and_exports_colorizer() -> None:
+    # every `kolorize colorize` imports the video package, a run of photos alone too
     code = (
-        "import sys, kolorize; assert 'torch' not in sys.modules, 'torch imported';"
+        "import sys, kolorize, kolorize.video, kolorize.video.files;"
+        "loaded = {'torch', 'av'} & set(sys.modules); assert not loaded, loaded;"
         "from kolorize import Colorizer; print(Colorizer.__module__)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -7,6 +7,7 @@ import pytest
 from safetensors.torch import load_file
 
 from clihelp import run_cli
+from conftest import interrupt_watch, swallow_a_ctrl_c
 from kolorize.errors import KolorizeError
 from kolorize.study import default_parallel, load_study, run_study
 
@@ -70,11 +71,8 @@ def test_a_parallel_study_stops_its_children_for_a_swallowed_ctrl_c(
 ):
     """The parent only waits (no progress bar of its own): a Ctrl+C that a library swallowed
     while the children started still stops them."""
-    import contextlib
     import multiprocessing
-    import signal
 
-    from kolorize.interrupts import watch_interrupts
     from kolorize.study import runs
 
     started, stopped = [], []
@@ -87,8 +85,7 @@ def test_a_parallel_study_stops_its_children_for_a_swallowed_ctrl_c(
 
         def start(self):
             started.append(self)
-            with contextlib.suppress(KeyboardInterrupt):  # as a bare `except` would
-                signal.raise_signal(signal.SIGINT)
+            swallow_a_ctrl_c()
 
         @property
         def exitcode(self):
@@ -108,11 +105,6 @@ def test_a_parallel_study_stops_its_children_for_a_swallowed_ctrl_c(
     monkeypatch.setattr(runs, "_prepare_run", lambda study, run, out, o: (None, out, False))
     study = load_study(QUICK)
     first = [run for run in study.runs if not (run.init_from or run.continue_from)]
-    watch = watch_interrupts()
-    try:
-        assert watch.installed
-        with pytest.raises(KeyboardInterrupt):
-            runs._train_in_parallel(study, first, set(), tmp_path, tmp_path, {}, 2, print)
-    finally:
-        watch.restore()
+    with interrupt_watch(), pytest.raises(KeyboardInterrupt):
+        runs._train_in_parallel(study, first, set(), tmp_path, tmp_path, {}, 2, print)
     assert started and stopped == started

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
@@ -72,13 +69,3 @@ def test_a_cut_restarts_and_is_counted() -> None:
 def test_strength_out_of_range_is_refused() -> None:
     with pytest.raises(ValueError, match="in \\[0, 1\\)"):
         TemporalSmoother(1.0)
-
-
-def test_importing_the_video_package_needs_neither_torch_nor_pyav() -> None:
-    # every `kolorize colorize` imports it, a run of photos alone too
-    code = (
-        "import sys, kolorize.video, kolorize.video.files;"
-        "loaded = {'torch', 'av'} & set(sys.modules); assert not loaded, loaded"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
