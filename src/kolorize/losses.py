@@ -13,11 +13,13 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from kolorize.config import TrainConfig
+
 GAN_LOSSES = ("vanilla", "lsgan", "hinge", "wgan-gp")
 
 
 class GANLoss:
-    def __init__(self, kind: str, *, gp_weight: float = 10.0) -> None:
+    def __init__(self, kind: str, *, gp_weight: float = TrainConfig.gp_weight) -> None:
         if kind not in GAN_LOSSES:
             raise ValueError(f"unknown GAN loss {kind!r}; choose one of {', '.join(GAN_LOSSES)}")
         self.kind = kind

@@ -62,8 +62,10 @@ class CacheWriter:
     def skip(self, source: str, path: str, reason: str, detail: str = "") -> None:
         self.skipped.append({"source": source, "path": path, "reason": reason, "detail": detail})
 
-    def write_index(self, info: dict[str, Any]) -> None:
+    def close(self) -> None:
         self._images.close()
+
+    def write_index(self, info: dict[str, Any]) -> None:
         with open(self.folder / MANIFEST, "w", newline="") as f:
             writer = csv.DictWriter(f, MANIFEST_FIELDS)
             writer.writeheader()
@@ -85,7 +87,7 @@ def cache_writer(out: Path, size: int) -> Iterator[CacheWriter]:
         try:
             yield writer
         finally:
-            writer._images.close()
+            writer.close()
 
 
 def read_info(root: str | Path) -> dict[str, Any]:

@@ -12,7 +12,13 @@ from PIL import Image
 from torchvision.utils import make_grid
 
 from kolorize.color import model_space_to_rgb, to_uint8
-from kolorize.rundir import METRICS_LOG, TENSORBOARD, atomic_write, read_metrics
+from kolorize.rundir import (
+    METRICS_LOG,
+    TENSORBOARD,
+    atomic_write,
+    read_metrics,
+    write_text_atomic,
+)
 
 
 class RunLog:
@@ -49,8 +55,9 @@ class RunLog:
         records = read_metrics(self.run_dir)
         kept = [r for r in records if r.get("epoch", 0) <= epoch]
         if self.enabled and len(kept) < len(records):
-            with atomic_write(self.run_dir / METRICS_LOG) as tmp:
-                tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
+            write_text_atomic(
+                self.run_dir / METRICS_LOG, "".join(json.dumps(r) + "\n" for r in kept)
+            )
 
     def close(self) -> None:
         if self._tb is not None:

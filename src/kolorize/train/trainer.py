@@ -31,9 +31,9 @@ from kolorize.rundir import (
     GENERATOR,
     RUN_STATE,
     SAMPLES,
-    atomic_write,
     remove_stale_temps,
     sample_name,
+    write_text_atomic,
 )
 from kolorize.train import distributed as ddp
 from kolorize.train.build import (
@@ -268,8 +268,7 @@ class Trainer:
         t = self.cfg.train
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if self.dist.is_main:
-            with atomic_write(self.run_dir / CONFIG) as tmp:
-                tmp.write_text(self.cfg.to_yaml())
+            write_text_atomic(self.run_dir / CONFIG, self.cfg.to_yaml())
             self.logs.forget_epochs_after(self.epoch)  # logged by a run killed before its save
         if self.epoch >= t.epochs:
             self.log(f"{self.run_dir.name}: already trained for {self.epoch} epochs; nothing to do")
@@ -401,8 +400,7 @@ class Trainer:
             "data": str(self.data.root.resolve()),
             "world_size": self.dist.world_size,
         }
-        with atomic_write(self.run_dir / RUN_STATE) as tmp:
-            tmp.write_text(json.dumps(state, indent=2) + "\n")
+        write_text_atomic(self.run_dir / RUN_STATE, json.dumps(state, indent=2) + "\n")
 
     def _export_generator(self) -> None:
         save_generator(
