@@ -144,6 +144,15 @@ _XYZ_T = _RGB_TO_XYZ_NORMALISED.T.astype(np.float32)
 _Y_OF_R, _Y_OF_G, _Y_OF_B = (_LUT * _XYZ_T[c, 1] for c in range(3))
 
 
+def _lab_f(t: np.ndarray) -> np.ndarray:
+    """CIE Lab's f(t) on float32 X, Y or Z: the cube root, linear near black."""
+    f = np.cbrt(t)
+    small = t <= _DELTA**3
+    if small.any():
+        f[small] = t[small] * np.float32(1 / (3 * _DELTA**2)) + np.float32(4 / 29)
+    return f
+
+
 def uint8_to_model_space_numpy(rgb: np.ndarray, chunk: int = 65536) -> np.ndarray:
     """(B, H, W, 3) uint8 sRGB -> (B, 3, H, W) float32 [L/50 - 1, a/110, b/110].
 
@@ -155,12 +164,7 @@ def uint8_to_model_space_numpy(rgb: np.ndarray, chunk: int = 65536) -> np.ndarra
     out = np.empty((b, 3, h * w), np.float32)
     for img, dst_img in zip(pixels, out, strict=True):
         for i in range(0, h * w, chunk):
-            xyz = np.take(_LUT, img[i : i + chunk]) @ _XYZ_T
-            f = np.cbrt(xyz)
-            small = xyz <= _DELTA**3
-            if small.any():
-                f[small] = xyz[small] * np.float32(1 / (3 * _DELTA**2)) + np.float32(4 / 29)
-            fx, fy, fz = f[:, 0], f[:, 1], f[:, 2]
+            fx, fy, fz = _lab_f(np.take(_LUT, img[i : i + chunk]) @ _XYZ_T).T
             dst = dst_img[:, i : i + chunk]
             np.multiply(fy, np.float32(116 / L_SCALE), out=dst[0])
             dst[0] -= np.float32(16 / L_SCALE + 1)
@@ -178,10 +182,7 @@ def uint8_to_model_lightness_numpy(rgb: np.ndarray) -> np.ndarray:
     r, g, b = pixels[:, 0], pixels[:, 1], pixels[:, 2]
     y = np.take(_Y_OF_R, r) + np.take(_Y_OF_G, g)
     y += np.take(_Y_OF_B, b)
-    f = np.cbrt(y)
-    small = y <= _DELTA**3
-    if small.any():
-        f[small] = y[small] * np.float32(1 / (3 * _DELTA**2)) + np.float32(4 / 29)
+    f = _lab_f(y)
     f *= np.float32(116 / L_SCALE)
     f -= np.float32(16 / L_SCALE + 1)
     return f.reshape(np.shape(rgb)[:-1])

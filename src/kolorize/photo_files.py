@@ -285,7 +285,9 @@ def colorize_photos(
                         if isinstance(result, Exception):
                             raise result
                         if compare:
-                            left = img.image if _is_colour(img) else grayscale(img.image)
+                            # a gray photo is shown as it is: grayscale() would give it back
+                            as_is = img.source_is_gray or _is_colour(img)
+                            left = img.image if as_is else grayscale(img.image)
                             result = side_by_side(left, result)
                     except Exception as e:
                         fail(job, "cannot colorize: ", e)

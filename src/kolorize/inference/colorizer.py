@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from kolorize.color import uint8_to_model_space_numpy
+from kolorize.color import uint8_to_model_lightness_numpy
 from kolorize.data.images import resize_photo, upright_rgb
 from kolorize.inference.backends import Predictor, TorchPredictor, load_onnx
 from kolorize.inference.recombine import recombine
@@ -144,7 +144,7 @@ class Colorizer:
 
     def _model_input(self, rgb: Image.Image, side: int) -> np.ndarray:
         small = np.asarray(resize_photo(rgb, side, "stretch"))
-        return uint8_to_model_space_numpy(small[None])[:, :1]
+        return uint8_to_model_lightness_numpy(small)[None, None]
 
 
 def grayscale(image: Image.Image) -> Image.Image:

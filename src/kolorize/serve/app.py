@@ -56,7 +56,7 @@ ACCEPTED = {
     "image/gif": (".gif",),
     "image/bmp": (".bmp",),
 }
-_MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+_MEDIA_TYPES = {name: f"image/{name}" for name in FORMATS}
 DEFAULT_MAX_ACTIVE = 8
 DEFAULT_REQUEST_TIMEOUT = 60.0
 DEFAULT_MAX_CONNECTIONS = 64
@@ -142,7 +142,7 @@ def create_app(
     @app.post("/api/colorize")
     async def colorize(
         photo: UploadFile = File(...),
-        format: str = Query("png", pattern="^(png|jpeg|webp)$"),
+        format: str = Query("png", pattern=f"^({'|'.join(FORMATS)})$"),
     ) -> Response:
         _check_type(photo)
         data = await photo.read(max_bytes + 1)

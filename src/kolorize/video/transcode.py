@@ -56,7 +56,6 @@ class VideoError(KolorizeError):
         super().__init__(f"cannot write {path}: {reason}" if writing else f"{path}: {reason}")
         self.path = path
         self.reason = reason
-        self.writing = writing
 
 
 @dataclass(frozen=True)
