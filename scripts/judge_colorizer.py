@@ -1,12 +1,18 @@
-"""Judge a colorizer the way issue 9 asks: on photos it never saw, does it beat the gray image
-(a = b = 0) in PSNR on most of them, and is it visibly coloured (Colorfulness)?
+"""Judge colorizers on photos they never saw, at the photos' full resolution, against the gray
+image and the mean-colour tint (`kolorize.evaluate.yardsticks`).
 
-    .venv/bin/python scripts/judge_colorizer.py DATA [MODEL] [--out judge.json]
+    .venv/bin/python scripts/judge_colorizer.py PHOTOS... [--model M ...] [--out judge.json]
+        [--render-size N] [--temperature T] [--tint A,B] [--sheet sheet.jpg]
 
-DATA is a prepared dataset (its validation split is used); MODEL a run directory or weights
-file, by default the shipped colorizer. Prints per-image PSNR against the original for the
-model and for the gray image, the share of photos where the model wins, and Colorfulness of
-the model's output and of the originals (fp32, model.eval(), at the dataset's size).
+PHOTOS are folders, image files, or `.txt` lists of paths (relative to the list's
+`--root`, by default ../shared/data beside the checkout), e.g. benchmarks/heldout_photos.txt.
+Each MODEL (a run directory or weights file; default the shipped colorizer) colorizes every
+photo's gray version through `Colorizer` (full-resolution recombination, as users get it).
+Per model: mean per-image PSNR, the share of photos where it beats the gray image and the
+tint, Colorfulness, and hue accuracy (balanced over 6 hue sectors, and per sector). The tint
+is the training photos' mean ab recorded in the first model's metadata (`mean_ab`), or --tint.
+`--temperature` sets a classes model's annealed-mean T; `--sheet` draws the first photos as
+gray | tint | each model | original.
 """
 
 from __future__ import annotations
@@ -17,43 +23,169 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
-from kolorize.data.cache import ImageCache
+from kolorize.color import AB_SCALE
+from kolorize.data.images import load_rgb
 from kolorize.evaluate.colorfulness import colorfulness
 from kolorize.evaluate.metrics import psnr_per_image
-from kolorize.inference.tensors import colorize_tensors, grayscale_tensors, to_nchw
-from kolorize.models.files import DEFAULT_MODEL, load_generator
+from kolorize.evaluate.yardsticks import SECTORS, HueTally
+from kolorize.inference.colorizer import Colorizer
+from kolorize.inference.recombine import recombine
+from kolorize.models.files import DEFAULT_MODEL, read_generator_metadata
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+IMAGE_TYPES = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp"}
+
+
+def photo_paths(sources: list[str], root: Path) -> list[Path]:
+    paths: list[Path] = []
+    for source in map(Path, sources):
+        if source.suffix == ".txt":
+            lines = [ln.strip() for ln in source.read_text().splitlines()]
+            paths += [root / ln for ln in lines if ln and not ln.startswith("#")]
+        elif source.is_dir():
+            paths += sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_TYPES)
+        else:
+            paths.append(source)
+    return paths
+
+
+class Row:
+    """One colorizer's tallies over the photos."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.psnr: list[float] = []
+        self.colorfulness: list[float] = []
+        self.hue = HueTally()
+
+    def add(self, out: np.ndarray, truth: torch.Tensor) -> None:
+        x = torch.from_numpy(out).permute(2, 0, 1)[None]
+        self.psnr.append(float(psnr_per_image(x, truth)[0]))
+        self.colorfulness.append(float(colorfulness(x)[0]))
+        self.hue.add(x, truth)
+
+    def summary(self, gray: Row | None, tint: Row | None) -> dict:
+        psnr = np.array(self.psnr)
+        out = {
+            "psnr": round(float(psnr.mean()), 3),
+            "colorfulness": round(float(np.mean(self.colorfulness)), 2),
+            "hue_balanced": _pct(self.hue.balanced()),
+            "hue_by_sector": {k: _pct(v) for k, v in self.hue.by_sector().items()},
+        }
+        for other, key in ((gray, "beats_gray"), (tint, "beats_tint")):
+            if other is not None and other is not self:
+                out[key] = _pct(float((psnr > np.array(other.psnr)).mean()))
+        return out
+
+
+def _pct(share: float | None) -> float | None:
+    return None if share is None else round(100 * share, 1)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("data")
-    parser.add_argument("model", nargs="?", default=str(DEFAULT_MODEL))
+    parser.add_argument("photos", nargs="+")
+    parser.add_argument("--model", action="append", help="repeatable; default: the shipped one")
+    parser.add_argument("--root", type=Path, default=SHARED)
+    parser.add_argument("--render-size", type=int)
+    parser.add_argument("--temperature", type=float)
+    parser.add_argument("--tint", help="A,B: the tint's ab (default: the model's mean_ab)")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--sheet", type=Path)
+    parser.add_argument("--sheet-photos", type=int, default=8)
     args = parser.parse_args()
-    net = load_generator(args.model)[0]  # fp32, eval mode
-    val = ImageCache(args.data).split("val")
-    rows = {"model": [], "gray": [], "cf_model": [], "cf_real": []}
-    for start in range(0, len(val), 32):
-        real = to_nchw(val[start : start + 32], torch.device("cpu"))
-        fake, gray = colorize_tensors(net, real), grayscale_tensors(real)
-        rows["model"] += psnr_per_image(fake, real).tolist()
-        rows["gray"] += psnr_per_image(gray, real).tolist()
-        rows["cf_model"] += colorfulness(fake).tolist()
-        rows["cf_real"] += colorfulness(real).tolist()
-    model, gray = np.array(rows["model"]), np.array(rows["gray"])
+
+    models = args.model or [str(DEFAULT_MODEL)]
+    if args.tint:
+        tint = tuple(float(v) for v in args.tint.split(","))
+    else:
+        recorded = read_generator_metadata(models[0]).get("mean_ab")
+        if recorded is None:
+            raise SystemExit(f"{models[0]} records no mean_ab: give --tint A,B")
+        tint = tuple(recorded)
+    colorizers = {}
+    for m in models:
+        c = Colorizer.load(m, render_size=args.render_size, precision="fp32")
+        if args.temperature is not None:
+            net = c._predict.net  # a TorchPredictor's generator
+            net.temperature.fill_(args.temperature)
+        colorizers[m] = c
+    names = {m: Path(m).name if Path(m).is_dir() else Path(m).stem for m in models}
+    gray, tinted = Row("gray"), Row("tint")
+    rows = {m: Row(names[m]) for m in models}
+    tint_map = (np.array(tint, np.float32) / AB_SCALE)[:, None, None]
+    sheet_rows: list[list[np.ndarray]] = []
+    truth_colorfulness: list[float] = []
+    paths = photo_paths(args.photos, args.root)
+    for i, path in enumerate(paths):
+        photo = load_rgb(path).image
+        truth_np = np.asarray(photo)
+        truth = torch.from_numpy(truth_np).permute(2, 0, 1)[None]
+        truth_colorfulness.append(float(colorfulness(truth)[0]))
+        outs = [recombine(truth_np, None), recombine(truth_np, tint_map)]
+        gray.add(outs[0], truth)
+        tinted.add(outs[1], truth)
+        for m, c in colorizers.items():
+            out = np.asarray(c.colorize(photo))
+            rows[m].add(out, truth)
+            outs.append(out)
+        if args.sheet and i % max(1, len(paths) // args.sheet_photos) == 0:
+            sheet_rows.append([*outs, truth_np])
     result = {
-        "model": str(args.model),
-        "images": len(model),
-        "psnr_model_mean": round(float(model.mean()), 3),
-        "psnr_gray_mean": round(float(gray.mean()), 3),
-        "share_model_beats_gray": round(float((model > gray).mean()), 3),
-        "colorfulness_model_mean": round(float(np.mean(rows["cf_model"])), 2),
-        "colorfulness_real_mean": round(float(np.mean(rows["cf_real"])), 2),
+        "photos": len(paths),
+        "render_size": args.render_size,
+        "temperature": args.temperature,
+        "tint_ab": list(tint),
+        "truth_colorfulness": None,
+        "rows": {
+            "gray": gray.summary(None, None),
+            "tint": tinted.summary(gray, None),
+            **{r.name: r.summary(gray, tinted) for r in rows.values()},
+        },
     }
+    result["truth_colorfulness"] = round(float(np.mean(truth_colorfulness)), 2)
     print(json.dumps(result, indent=2))
+    _print_table(result)
     if args.out:
         args.out.write_text(json.dumps(result, indent=2) + "\n")
+    if args.sheet and sheet_rows:
+        _write_sheet(args.sheet, sheet_rows)
+
+
+def _print_table(result: dict) -> None:
+    print(f"\n{result['photos']} photos; truth Colorfulness {result['truth_colorfulness']}")
+    heads = " ".join(s[:4] for s in SECTORS)
+    print(f"{'':24} {'PSNR':>6} {'>gray':>6} {'>tint':>6} {'Colf':>6} {'hue':>6}  {heads}")
+    for name, r in result["rows"].items():
+        shares = r["hue_by_sector"].values()
+        sectors = " ".join(f"{v if v is not None else '-':>4}" for v in shares)
+        print(
+            f"{name[:24]:24} {r['psnr']:6.2f} {r.get('beats_gray', '-'):>6} "
+            f"{r.get('beats_tint', '-'):>6} {r['colorfulness']:6.1f} {r['hue_balanced']:6}  "
+            + sectors
+        )
+
+
+def _write_sheet(path: Path, rows: list[list[np.ndarray]], height: int = 160) -> None:
+    tiles = []
+    for row in rows:
+        scaled = [
+            Image.fromarray(t).resize((round(t.shape[1] * height / t.shape[0]), height))
+            for t in row
+        ]
+        width = sum(s.width for s in scaled) + 4 * (len(scaled) - 1)
+        line = Image.new("RGB", (width, height), "white")
+        x = 0
+        for s in scaled:
+            line.paste(s, (x, 0))
+            x += s.width + 4
+        tiles.append(line)
+    sheet = Image.new("RGB", (max(t.width for t in tiles), (height + 4) * len(tiles)), "white")
+    for i, t in enumerate(tiles):
+        sheet.paste(t, (0, i * (height + 4)))
+    sheet.save(path, quality=90)
 
 
 if __name__ == "__main__":

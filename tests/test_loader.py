@@ -3,12 +3,12 @@ import torch
 
 from kolorize.color import batch_to_model_space, rgb_to_model_space
 from kolorize.data.cache import ImageCache
-from kolorize.data.loader import EpochBatchSampler, make_loader
+from kolorize.data.loader import Augmentation, EpochBatchSampler, make_loader
 
 
 def _epoch(loader, epoch, skip=0):
     loader.sampler.set_epoch(epoch, skip)
-    return list(loader)
+    return [batch.pixels for batch in loader]
 
 
 def test_train_batches_shapes_ranges_and_dtype(tiny_dataset):
@@ -76,3 +76,19 @@ def test_distributed_shares_are_disjoint_and_cover_the_epoch():
         shares.append(np.concatenate([b.indices for b in s]))
     assert len(shares[0]) == len(shares[1]) == 8  # 10 rows each, 2 full batches of 4
     assert not set(shares[0]) & set(shares[1])
+
+
+def test_crops_and_hints_are_drawn_per_epoch_and_resume_exactly(tiny_dataset):
+    aug = Augmentation(24, crop_min=0.5, hints=True)
+    loader = make_loader(ImageCache(tiny_dataset), "train", 8, train=True, seed=9, augmentation=aug)
+    loader.sampler.set_epoch(1)
+    full = list(loader)
+    loader.sampler.set_epoch(1, 2)
+    rest = list(loader)
+    for a, b in zip(full[2:], rest, strict=True):
+        assert torch.equal(a.pixels, b.pixels) and torch.equal(a.boxes, b.boxes)
+        assert torch.equal(a.hints, b.hints)
+    loader.sampler.set_epoch(2)
+    other = list(loader)
+    assert not torch.equal(full[0].boxes, other[0].boxes)
+    assert full[0].boxes.shape == (8, 4) and full[0].hints.shape[0] == 8

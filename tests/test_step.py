@@ -33,10 +33,10 @@ def test_device_batches_are_the_host_loaders_batches(tiny_dataset):
     for epoch, skip in ((0, 0), (3, 2)):
         loader.sampler.set_epoch(epoch, skip)
         host = list(loader)
-        device = [gather_batch(on_device.images, i, f) for i, f in on_device]
+        device = [gather_batch(on_device.images, b.rows, b.flips) for b in on_device]
         assert len(host) == len(device) == len(loader) - skip
         for h, d in zip(host, device, strict=True):
-            assert torch.equal(h, d)
+            assert torch.equal(h.pixels, d)
             assert d.is_contiguous(memory_format=torch.channels_last)
     flipped = loader.sampler  # the check above would pass with no flips at all: make sure
     flipped.set_epoch(0)

@@ -34,6 +34,9 @@ class GeneratorConfig:
     norm: Norm = "batch"  # not resnet18_dynamic_unet: its decoder is fastai's, fixed
     pretrained: bool = False  # resnet18_*: start the encoder from ImageNet weights
     weights: str | None = None  # resnet18_*: local ImageNet weights file (offline machines)
+    # resnet18_unet: colour as ab values (L1 / GAN) or as classes over ab (kolorize.ab_bins)
+    output: Literal["ab", "classes"] = "ab"
+    hints: bool = False  # resnet18_unet: also takes the user's colour hints (kolorize.hints)
 
 
 @dataclass
@@ -53,7 +56,19 @@ class TrainConfig:
     beta1: float = 0.5
     beta2: float = 0.999
     gan_loss: Literal["vanilla", "lsgan", "hinge", "wgan-gp"] = "vanilla"
-    lambda_l1: float = 100.0
+    lambda_l1: float = 100.0  # gan phase: weight of L1 beside the GAN loss (generator.output ab)
+    lambda_ce: float = 1.0  # gan phase: weight of the cross-entropy (generator.output classes)
+    rebalance: float = 0.5  # classes: Zhang's lambda, rare colours weigh more (1: all alike)
+    # the side trained at (0: the dataset's); crop_min < 1: random resized crops whose side is
+    # at least this share of the image's, so the model sees objects at several scales
+    image_size: int = 0
+    crop_min: float = 1.0
+    ema: float = 0.0  # decay of an exponential moving average of G's weights (0: off)
+    # stop (resumably) after this many minutes of training, counted across resumes in CPU time
+    # over the threads (wall time alone on the machine; fair when shared); 0: no limit
+    budget_minutes: float = 0.0
+    hint_p: float = 0.125  # generator.hints: hints per image ~ geometric(p), at most 32
+    hint_free_share: float = 0.25  # generator.hints: share of the images trained without hints
     gp_weight: float = 10.0  # wgan-gp only
     lr_decay_epochs: int = 0  # linear decay to zero over the last N epochs (0: constant lr)
     init_from: str | None = None  # run dir or .safetensors whose generator starts this run
@@ -257,12 +272,22 @@ def validate(cfg: RunConfig) -> None:
          "generator.pretrained needs generator.width 64 (ImageNet ResNet18's width)"),
         (g.arch != "resnet18_dynamic_unet" or g.norm == "batch",
          "generator.norm does not apply to resnet18_dynamic_unet (fastai's decoder is fixed)"),
+        (g.arch == "resnet18_unet" or (g.output == "ab" and not g.hints),
+         "generator.output: classes and generator.hints need generator.arch resnet18_unet"),
         (d.width >= 1 and d.layers >= 1, "discriminator.width and layers must be at least 1"),
         (t.epochs >= 1, "train.epochs must be at least 1"),
         (t.batch_size >= 1, "train.batch_size must be at least 1"),
         (t.lr_g > 0 and t.lr_d > 0, "learning rates must be positive"),
         (0 <= t.beta1 < 1 and 0 <= t.beta2 < 1, "Adam betas must be in [0, 1)"),
         (t.lambda_l1 >= 0, "train.lambda_l1 must not be negative"),
+        (t.lambda_ce >= 0, "train.lambda_ce must not be negative"),
+        (0 <= t.rebalance <= 1, "train.rebalance must be in [0, 1]"),
+        (t.image_size == 0 or t.image_size >= 16, "train.image_size must be 0 or at least 16"),
+        (0.1 <= t.crop_min <= 1, "train.crop_min must be in [0.1, 1]"),
+        (0 <= t.ema < 1, "train.ema must be in [0, 1)"),
+        (t.budget_minutes >= 0, "train.budget_minutes must not be negative"),
+        (0 < t.hint_p <= 1, "train.hint_p must be in (0, 1]"),
+        (0 <= t.hint_free_share <= 1, "train.hint_free_share must be in [0, 1]"),
         (0 <= t.lr_decay_epochs <= t.epochs, "train.lr_decay_epochs must be in [0, epochs]"),
         (t.keep_checkpoints >= 1, "train.keep_checkpoints must be at least 1"),
         (t.checkpoint_every >= 0 and t.log_every >= 1, "checkpoint/log intervals must be >= 0"),

@@ -1,4 +1,5 @@
-"""GAN losses on PatchGAN logit maps, and the L1 term.
+"""GAN losses on PatchGAN logit maps, and the colour term (L1 on ab, or cross-entropy on ab
+classes).
 
 vanilla: BCE with logits against all-ones / all-zeros maps (pix2pix's default);
 lsgan: mean squared error against the same targets; hinge and wgan-gp for comparison.
@@ -12,7 +13,9 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
+from kolorize.ab_bins import annealed_mean, classification_loss
 from kolorize.config import TrainConfig
 
 GAN_LOSSES = ("vanilla", "lsgan", "hinge", "wgan-gp")
@@ -88,3 +91,39 @@ def gradient_penalty(
 
 def l1(fake_ab: torch.Tensor, real_ab: torch.Tensor) -> torch.Tensor:
     return F.l1_loss(fake_ab, real_ab)
+
+
+class ColourLoss:
+    """The colour term of a step: how the generator is called, its loss against the true ab,
+    and the ab it produces (what D judges). L1 on the ab a regression generator outputs."""
+
+    name = "loss_l1"
+
+    def predict(self, G: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        return G(x)
+
+    def __call__(self, output: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+        return l1(output.float(), ab)
+
+    def colour(self, output: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+        return output
+
+
+class ClassLoss(ColourLoss):
+    """Colour as classes (`kolorize.ab_bins`): rebalanced cross-entropy on the logits; the ab
+    is their annealed mean at `temperature`, at the true ab's size."""
+
+    name = "loss_ce"
+
+    def __init__(self, weights: torch.Tensor | None, temperature: float) -> None:
+        self.weights, self.temperature = weights, temperature
+
+    def predict(self, G: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        return G(x, logits=True)
+
+    def __call__(self, output: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+        return classification_loss(output, ab, self.weights)
+
+    def colour(self, output: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+        small = annealed_mean(output, self.temperature)
+        return F.interpolate(small, size=ab.shape[-2:], mode="bilinear", align_corners=False)

@@ -3,9 +3,13 @@
 nothing, or, for CPU training, already converted to the model's Lab space inside the loader
 (so DataLoader workers do it in parallel). `kolorize.color.batch_to_model_space` takes both.
 
-Randomness is a pure function of (seed, epoch): the order and the flips of an epoch are drawn
-up front, so a run resumed mid-epoch sees exactly the batches it would have seen, and each
-distributed rank takes its own strided share of the same permutation.
+Randomness is a pure function of (seed, epoch): the order, flips, crop boxes and hint patches
+of an epoch are drawn up front, so a run resumed mid-epoch sees exactly the batches it would
+have seen, and each distributed rank takes its own strided share of the same permutation.
+
+What the loop hands the step is a `Batch`: either host pixels or, for a split held on the
+device, rows into it with their flips; plus the crop boxes and hint patches the step applies
+(`kolorize.data.crops`, `kolorize.hints`).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
@@ -21,12 +25,77 @@ from torch.utils.data import Dataset, Sampler
 
 from kolorize.color import uint8_to_model_space_numpy
 from kolorize.data.cache import ImageCache
+from kolorize.data.crops import draw_crop_boxes, whole_image_boxes
+from kolorize.hints import draw_hint_patches
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """How training batches vary beyond flips. `size`: the side the step trains at (the
+    cache's, unless resized); `crop_min` < 1: random resized crops (`kolorize.data.crops`);
+    `hints`: hint patches for a hint-capable generator (`kolorize.hints`)."""
+
+    size: int
+    resize: bool = False  # resample whole images to `size` (implied by crop_min < 1)
+    crop_min: float = 1.0
+    hints: bool = False
+    hint_p: float = 0.125
+    hint_free_share: float = 0.25
+
+    def draw(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray | None, ...]:
+        """(boxes, hint patches) for n images, each None when not used."""
+        boxes = None
+        if self.crop_min < 1:
+            boxes = draw_crop_boxes(rng, n, self.crop_min)
+        elif self.resize:
+            boxes = whole_image_boxes(n)
+        hints = None
+        if self.hints:
+            hints = draw_hint_patches(
+                rng, n, self.size, p=self.hint_p, free_share=self.hint_free_share
+            )
+        return boxes, hints
 
 
 @dataclass(frozen=True)
 class BatchSpec:
     indices: np.ndarray  # rows of the split, sorted for sequential reads
     flips: np.ndarray  # bool per row
+    boxes: np.ndarray | None = None  # (B, 4) crop boxes (kolorize.data.crops)
+    hints: np.ndarray | None = None  # (B, K, 3) hint patches (kolorize.hints)
+
+
+@dataclass
+class Batch:
+    """One training batch as the step takes it: `pixels` (host: uint8 RGB (B, 3, H, W), or
+    already in the model's Lab space) or `rows` and `flips` into a split held on the device;
+    `boxes` and `hints` when the run crops or trains hints."""
+
+    pixels: torch.Tensor | None = None
+    rows: torch.Tensor | None = None
+    flips: torch.Tensor | None = None
+    boxes: torch.Tensor | None = None
+    hints: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return len(self.pixels if self.pixels is not None else self.rows)  # type: ignore[arg-type]
+
+    def _present(self) -> dict[str, torch.Tensor]:
+        return {f.name: v for f in fields(self) if (v := getattr(self, f.name)) is not None}
+
+    def to(self, device: torch.device) -> Batch:
+        non_blocking = device.type == "cuda"
+        return Batch(
+            **{k: v.to(device, non_blocking=non_blocking) for k, v in self._present().items()}
+        )
+
+    def clone(self) -> Batch:
+        return Batch(**{k: v.detach().clone() for k, v in self._present().items()})
+
+    def copy_(self, other: Batch) -> None:
+        """Fill this batch's tensors with `other`'s (same fields and shapes)."""
+        for name, tensor in self._present().items():
+            tensor.copy_(getattr(other, name), non_blocking=True)
 
 
 class EpochBatchSampler(Sampler[BatchSpec]):
@@ -41,9 +110,11 @@ class EpochBatchSampler(Sampler[BatchSpec]):
         seed: int = 0,
         rank: int = 0,
         world_size: int = 1,
+        augmentation: Augmentation | None = None,
     ) -> None:
         if n <= 0:
             raise ValueError("cannot sample batches from an empty split")
+        self.augmentation = augmentation
         self.n, self.batch_size = n, batch_size
         self.shuffle, self.flip, self.drop_last = shuffle, flip, drop_last
         self.seed, self.rank, self.world_size = seed, rank, world_size
@@ -54,17 +125,29 @@ class EpochBatchSampler(Sampler[BatchSpec]):
         """Select the epoch's permutation; skip its first batches when resuming mid-epoch."""
         self.epoch, self.skip = epoch, skip_batches
 
-    def _rank_share(self) -> tuple[np.ndarray, np.ndarray]:
+    def _rank_share(self) -> tuple[np.ndarray, ...]:
+        """(rows, flips, boxes, hints) of this rank's share of the epoch, in order; boxes and
+        hints are drawn per position in the epoch, so they do not depend on the row."""
         rng = np.random.default_rng([self.seed, self.epoch])
         order = rng.permutation(self.n) if self.shuffle else np.arange(self.n)
         flips = rng.random(self.n) < 0.5 if self.flip else np.zeros(self.n, dtype=bool)
+        boxes, hints = (None, None)
+        if self.augmentation is not None:
+            boxes, hints = self.augmentation.draw(rng, self.n)
         # Every rank gets the same number of rows (pad by wrapping), as DistributedSampler does.
         per_rank = -(-self.n // self.world_size)
         if self.drop_last:
             per_rank = self.n // self.world_size
-        padded = np.resize(order, per_rank * self.world_size)
-        share = padded[self.rank :: self.world_size]
-        return share, flips[share]
+        positions = np.resize(np.arange(self.n), per_rank * self.world_size)[
+            self.rank :: self.world_size
+        ]
+        share = order[positions]
+        return (
+            share,
+            flips[share],
+            None if boxes is None else boxes[positions],
+            None if hints is None else hints[positions],
+        )
 
     def __len__(self) -> int:
         share = -(-self.n // self.world_size) if not self.drop_last else self.n // self.world_size
@@ -72,12 +155,17 @@ class EpochBatchSampler(Sampler[BatchSpec]):
         return full if self.drop_last or rest == 0 else full + 1
 
     def __iter__(self) -> Iterator[BatchSpec]:
-        share, flips = self._rank_share()
+        share, flips, boxes, hints = self._rank_share()
         for b in range(self.skip, len(self)):
             sl = slice(b * self.batch_size, (b + 1) * self.batch_size)
-            idx, flp = share[sl], flips[sl]
+            idx = share[sl]
             order = np.argsort(idx, kind="stable")
-            yield BatchSpec(idx[order], flp[order])
+            yield BatchSpec(
+                idx[order],
+                flips[sl][order],
+                None if boxes is None else boxes[sl][order],
+                None if hints is None else hints[sl][order],
+            )
 
 
 class CacheBatches(Dataset):
@@ -128,16 +216,20 @@ class BatchLoader:
     def __len__(self) -> int:
         return len(self.sampler)
 
-    def _load(self, spec: BatchSpec) -> torch.Tensor:
-        batch = self.dataset[spec]
-        return batch.pin_memory() if self.pin_memory else batch
+    def _load(self, spec: BatchSpec) -> Batch:
+        batch = Batch(
+            self.dataset[spec],
+            boxes=None if spec.boxes is None else torch.from_numpy(spec.boxes),
+            hints=None if spec.hints is None else torch.from_numpy(spec.hints),
+        )
+        return _pinned(batch) if self.pin_memory else batch
 
-    def __iter__(self) -> Iterator[torch.Tensor]:
+    def __iter__(self) -> Iterator[Batch]:
         if self.threads == 0:
             yield from map(self._load, self.sampler)
             return
         with ThreadPoolExecutor(self.threads, thread_name_prefix="kolorize-loader") as pool:
-            pending: deque[Future[torch.Tensor]] = deque()
+            pending: deque[Future[Batch]] = deque()
             specs = iter(self.sampler)
             try:
                 for spec in specs:
@@ -149,6 +241,10 @@ class BatchLoader:
             finally:
                 for future in pending:
                     future.cancel()
+
+
+def _pinned(batch: Batch) -> Batch:
+    return Batch(**{k: v.pin_memory() for k, v in batch._present().items()})
 
 
 def make_loader(
@@ -163,13 +259,14 @@ def make_loader(
     threads: int = 2,
     pin_memory: bool = False,
     to_lab: bool = False,
+    augmentation: Augmentation | None = None,
 ) -> BatchLoader:
     """Training loaders shuffle, flip and drop the last incomplete batch; others do neither.
     With `to_lab` the batches come already in the model's Lab space (float32)."""
     n = cache.n_train if split == "train" else cache.n_val
     sampler = EpochBatchSampler(
         n, batch_size, shuffle=train, flip=train, drop_last=train and n >= batch_size * world_size,
-        seed=seed, rank=rank, world_size=world_size,
+        seed=seed, rank=rank, world_size=world_size, augmentation=augmentation,
     )  # fmt: skip
     return BatchLoader(
         CacheBatches(str(cache.root), split, to_lab),
@@ -187,8 +284,9 @@ class DeviceBatches:
     two small index tensors, gathered, flipped and converted to Lab on the device (inside the
     captured step on CUDA). Same sampler, so the same order and flips as the host loader.
 
-    Yields (indices, flips) pairs of device tensors; `gather_batch` turns one into uint8 RGB.
-    A whole epoch's indices travel to the device in one copy, not one per step.
+    Yields `Batch`es of device tensors (rows, flips, and boxes and hints when drawn);
+    `gather_batch` turns rows and flips into uint8 RGB. A whole epoch's draws travel to the
+    device in one copy, not one per step.
     """
 
     def __init__(
@@ -207,27 +305,36 @@ class DeviceBatches:
     def __len__(self) -> int:
         return len(self.sampler)
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def __iter__(self) -> Iterator[Batch]:
         specs = list(self.sampler)
         if not specs:
             return
         if len({len(s.indices) for s in specs}) > 1:  # a short last batch: one copy per batch
             for s in specs:
-                yield _to_device(s.indices, s.flips, self.device)
+                yield _spec_batch(s).to(self.device)
             return
-        indices, flips = _to_device(
-            np.stack([s.indices for s in specs]), np.stack([s.flips for s in specs]), self.device
-        )
-        yield from zip(indices.unbind(0), flips.unbind(0), strict=True)
+        stacked = Batch(
+            rows=torch.from_numpy(np.stack([s.indices for s in specs]).astype(np.int64)),
+            flips=torch.from_numpy(np.stack([s.flips for s in specs]).astype(bool)),
+            boxes=_stack([s.boxes for s in specs]),
+            hints=_stack([s.hints for s in specs]),
+        ).to(self.device)
+        parts = {k: v.unbind(0) for k, v in stacked._present().items()}
+        for i in range(len(specs)):
+            yield Batch(**{k: v[i] for k, v in parts.items()})
 
 
-def _to_device(
-    indices: np.ndarray, flips: np.ndarray, device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor]:
-    return (
-        torch.from_numpy(indices.astype(np.int64)).to(device, non_blocking=True),
-        torch.from_numpy(flips.astype(bool)).to(device, non_blocking=True),
+def _spec_batch(spec: BatchSpec) -> Batch:
+    return Batch(
+        rows=torch.from_numpy(spec.indices.astype(np.int64)),
+        flips=torch.from_numpy(spec.flips.astype(bool)),
+        boxes=None if spec.boxes is None else torch.from_numpy(spec.boxes),
+        hints=None if spec.hints is None else torch.from_numpy(spec.hints),
     )
+
+
+def _stack(arrays: list[np.ndarray | None]) -> torch.Tensor | None:
+    return None if arrays[0] is None else torch.from_numpy(np.stack(arrays))  # type: ignore[arg-type]
 
 
 def gather_batch(images: torch.Tensor, indices: torch.Tensor, flips: torch.Tensor) -> torch.Tensor:

@@ -6,17 +6,19 @@ from pathlib import Path
 
 from torch import nn
 
+from kolorize.ab_bins import n_classes
 from kolorize.config import DiscriminatorConfig, GeneratorConfig
 from kolorize.models.dynamic_unet import ResNet18DynamicUNet
 from kolorize.models.layers import init_pix2pix
 from kolorize.models.patchgan import PatchDiscriminator
-from kolorize.models.resnet_unet import ResNetUNetGenerator
+from kolorize.models.resnet_unet import HINT_CHANNELS, ResNetUNetGenerator
 from kolorize.models.unet import UNetGenerator
 
 
 def build_generator(cfg: GeneratorConfig, *, load_pretrained: bool = True) -> nn.Module:
     """A generator mapping L (N, 1, H, W) to ab (N, 2, H, W) in [-1, 1] (tanh-bounded, except
-    `resnet18_dynamic_unet`'s linear output, as fastai's).
+    `resnet18_dynamic_unet`'s linear output, as fastai's). A `generator.hints` one also takes
+    (N, 4, H, W): L and the hint channels (`kolorize.hints`).
 
     `load_pretrained=False` skips fetching ImageNet weights (e.g. when a checkpoint will
     overwrite them anyway)."""
@@ -28,7 +30,10 @@ def build_generator(cfg: GeneratorConfig, *, load_pretrained: bool = True) -> nn
         return net
     if cfg.arch in ("resnet18_unet", "resnet18_dynamic_unet"):
         if cfg.arch == "resnet18_unet":
-            net = ResNetUNetGenerator(1, 2, width=cfg.width, depth=cfg.depth, norm=cfg.norm)
+            net = ResNetUNetGenerator(
+                1 + HINT_CHANNELS * cfg.hints, 2, width=cfg.width, depth=cfg.depth,
+                norm=cfg.norm, classes=n_classes() if cfg.output == "classes" else 0,
+            )  # fmt: skip
         else:
             net = ResNet18DynamicUNet(1, 2, width=cfg.width, depth=cfg.depth)
         if cfg.pretrained and load_pretrained:

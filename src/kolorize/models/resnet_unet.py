@@ -4,6 +4,14 @@ and a U-Net decoder with a skip connection at every scale, ending in tanh.
 
 The encoder keeps torchvision's module names (conv1, bn1, layer1..layer4), so torchvision's
 ImageNet state dict loads into it directly. `width` and `depth` shrink it for tests.
+
+Two options, both for the shipped colorizer:
+- `hints`: the input is (L, hint a, hint b, hint mask) (`kolorize.hints`); an input of L alone
+  is taken as "no hints" (the three channels zero).
+- `classes`: colour as classes (`kolorize.ab_bins`): a 1x1 conv on the decoder's half-size
+  features gives logits over the ab classes, `forward` turns them into ab by the annealed mean
+  at the `temperature` buffer (stored with the weights, tuned on validation photos) and
+  upsamples it to the input's size. `forward(x, logits=True)` gives the logits for training.
 """
 
 from __future__ import annotations
@@ -13,7 +21,11 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models.resnet import BasicBlock
 
+from kolorize.ab_bins import annealed_mean
 from kolorize.models.layers import init_pix2pix, norm_layer
+
+HINT_CHANNELS = 3  # hint a, hint b, mask
+DEFAULT_TEMPERATURE = 0.38  # Zhang et al. 2016's annealed-mean T
 
 
 def _stage(in_ch: int, out_ch: int, stride: int) -> nn.Sequential:
@@ -90,25 +102,41 @@ class ResNetUNetGenerator(nn.Module):
         width: int = 64,
         depth: int = 4,
         norm: str = "batch",
+        classes: int = 0,
     ) -> None:
         super().__init__()
+        self.in_channels = in_channels
         self.encoder = ResNet18Encoder(in_channels, width, depth)
         ch = self.encoder.channels  # e.g. [64, 64, 128, 256, 512]
         # Each decoder block returns to the resolution (and the channel count) of its skip.
         self.decoder = nn.ModuleList(
             _UpBlock(ch[i + 1], ch[i], ch[i], norm) for i in range(len(ch) - 2, -1, -1)
         )
-        head = max(width // 2, 8)
-        self.head = _UpBlock(ch[0], in_channels, head, norm)  # back to full size, sees L itself
-        self.out = nn.Conv2d(head, out_channels, 1)
         self.multiple = 1  # decoder blocks resize to their skip, so any input size works
         init_pix2pix(self.decoder)
-        init_pix2pix(self.head)
-        init_pix2pix(self.out)
+        self.n_classes = classes
+        if classes:
+            self.classes = nn.Conv2d(ch[0], classes, 1)
+            self.register_buffer("temperature", torch.tensor(DEFAULT_TEMPERATURE))
+            init_pix2pix(self.classes)
+        else:
+            head = max(width // 2, 8)
+            self.head = _UpBlock(ch[0], in_channels, head, norm)  # full size, sees L itself
+            self.out = nn.Conv2d(head, out_channels, 1)
+            init_pix2pix(self.head)
+            init_pix2pix(self.out)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, *, logits: bool = False) -> torch.Tensor:
+        if x.shape[1] < self.in_channels:  # L alone: no hints
+            x = F.pad(x, (0, 0, 0, 0, 0, self.in_channels - x.shape[1]))
         features = self.encoder(x)
         y = features[-1]
         for block, skip in zip(self.decoder, reversed(features[:-1]), strict=True):
             y = block(y, skip)
-        return torch.tanh(self.out(self.head(y, x)))
+        if not self.n_classes:
+            return torch.tanh(self.out(self.head(y, x)))
+        scores = self.classes(y)
+        if logits:
+            return scores
+        ab = annealed_mean(scores, self.temperature)
+        return F.interpolate(ab, size=x.shape[-2:], mode="bilinear", align_corners=False)

@@ -12,19 +12,31 @@ import functools
 import os
 import random
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from kolorize import losses
+from kolorize.ab_bins import class_histogram, n_classes, rebalancing_weights, smoothed_prior
+from kolorize.color import AB_SCALE, rgb_to_model_space
 from kolorize.config import RunConfig, TrainConfig
 from kolorize.data.cache import ImageCache
-from kolorize.data.loader import BatchLoader, DeviceBatches, fits_on_device, make_loader
+from kolorize.data.loader import (
+    Augmentation,
+    BatchLoader,
+    DeviceBatches,
+    fits_on_device,
+    make_loader,
+)
 from kolorize.device import autocast, resolve_precision, time_precision
 from kolorize.errors import KolorizeError
 from kolorize.models import build_discriminator, build_generator, input_multiple
-from kolorize.models.files import load_weights, read_generator
+from kolorize.models.files import read_generator
+from kolorize.models.resnet_unet import DEFAULT_TEMPERATURE
+from kolorize.models.warm_start import warm_start
 from kolorize.train import distributed as ddp
 from kolorize.train.distributed import DistInfo
 
@@ -80,13 +92,7 @@ def _load_generator_from(
     G: nn.Module, cfg: RunConfig, source: str, log: Callable[[str], None]
 ) -> None:
     tensors, saved, _ = read_generator(source)
-    if saved != cfg.generator:
-        raise KolorizeError(
-            f"train.init_from={source}: its generator ({saved.arch}, width {saved.width}) does "
-            f"not match this run's ({cfg.generator.arch}, width {cfg.generator.width})"
-        )
-    load_weights(G, tensors, source)
-    log(f"generator initialised from {source}")
+    warm_start(G, tensors, saved, cfg.generator, source, log)
 
 
 def to_device(net: nn.Module, dist: DistInfo, *, channels_last: bool) -> nn.Module:
@@ -187,17 +193,75 @@ def for_training(net: nn.Module, dist: DistInfo, *, compile_: bool) -> nn.Module
     return wrapped
 
 
+def training_size(cfg: RunConfig, data: ImageCache) -> int:
+    """The side the networks train at: train.image_size, or the dataset's."""
+    return cfg.train.image_size or data.size
+
+
+def augmentation(cfg: RunConfig, data: ImageCache) -> Augmentation:
+    t = cfg.train
+    size = training_size(cfg, data)
+    return Augmentation(
+        size, resize=size != data.size, crop_min=t.crop_min, hints=cfg.generator.hints,
+        hint_p=t.hint_p, hint_free_share=t.hint_free_share,
+    )  # fmt: skip
+
+
+# Images (at 64 px) whose colours make the class prior: plenty for a 261-bin histogram.
+_PRIOR_IMAGES = 1024
+
+
+@dataclass(frozen=True)
+class TrainingColours:
+    """The colours of the training photos (a seeded sample of them, so resuming recomputes
+    the same): their distribution over the ab classes, smoothed, and their mean ab (the
+    tint baseline of `kolorize.evaluate.yardsticks`), in Lab units."""
+
+    prior: torch.Tensor
+    mean_ab: tuple[float, float]
+
+
+def training_colours(data: ImageCache) -> TrainingColours:
+    train = data.split("train")
+    rows = np.sort(np.random.default_rng(0).permutation(len(train))[:_PRIOR_IMAGES])
+    counts = torch.zeros(n_classes(), dtype=torch.float64)
+    sums = torch.zeros(2, dtype=torch.float64)
+    pixels = 0
+    for start in range(0, len(rows), 64):
+        rgb = torch.from_numpy(np.array(train[rows[start : start + 64]])).permute(0, 3, 1, 2)
+        small = torch.nn.functional.interpolate(rgb.float(), size=(64, 64), mode="area")
+        _, ab = rgb_to_model_space(small / 255)
+        counts += class_histogram(ab)
+        sums += ab.double().sum((0, 2, 3)) * AB_SCALE
+        pixels += ab[:, 0].numel()
+    mean = sums / pixels
+    return TrainingColours(smoothed_prior(counts), (float(mean[0]), float(mean[1])))
+
+
+def colour_loss(cfg: RunConfig, colours: TrainingColours) -> losses.ColourLoss:
+    """L1 for an ab generator; for a classes one the cross-entropy, rebalanced by the
+    training photos' colours."""
+    if cfg.generator.output != "classes":
+        return losses.ColourLoss()
+    weights = None
+    if cfg.train.rebalance < 1:
+        weights = rebalancing_weights(colours.prior, cfg.train.rebalance)
+    return losses.ClassLoss(weights, DEFAULT_TEMPERATURE)
+
+
 def training_batches(
-    data: ImageCache, t: TrainConfig, dist: DistInfo
+    cfg: RunConfig, data: ImageCache, dist: DistInfo
 ) -> tuple[BatchLoader, BatchLoader | DeviceBatches]:
     """The training loader (its sampler orders every epoch), and what the loop iterates: the
     loader's host batches, or the same batches as indices into the split held on the device
     (train.data_on_device, `auto`: when it fits)."""
+    t = cfg.train
     on_cpu = dist.device.type == "cpu"
     loader = make_loader(
         data, "train", t.batch_size, train=True, seed=t.seed,
         rank=dist.rank, world_size=dist.world_size,
         threads=t.loader_threads, pin_memory=not on_cpu, to_lab=on_cpu,
+        augmentation=augmentation(cfg, data),
     )  # fmt: skip
     if len(loader) == 0:
         raise KolorizeError(f"{data.n_train} training images make no batch of {t.batch_size}")

@@ -17,10 +17,12 @@ from collections.abc import Callable
 
 import torch
 
+from kolorize.data.loader import Batch
+
 
 class GraphedStep:
-    """Calls `step(*inputs)` eagerly `warmup` times, then captures it and replays the graph for
-    every later call, copying the inputs into the graph's own buffers first. The returned
+    """Calls `step(batch)` eagerly `warmup` times, then captures it and replays the graph for
+    every later call, copying the batch into the graph's own buffers first. The returned
     tensor is the graph's output buffer: read it (or add it somewhere) before the next call.
 
     If capture fails, the reason is logged and every later call runs eagerly.
@@ -28,7 +30,7 @@ class GraphedStep:
 
     def __init__(
         self,
-        step: Callable[..., torch.Tensor],
+        step: Callable[[Batch], torch.Tensor],
         *,
         warmup: int = 3,
         log: Callable[[str], None] = print,
@@ -39,50 +41,50 @@ class GraphedStep:
         self.calls = 0
         self.graph: torch.cuda.CUDAGraph | None = None
         self.failure: str | None = None
-        self._inputs: list[torch.Tensor] = []
+        self._batch: Batch | None = None
         self._output: torch.Tensor | None = None
 
     @property
     def captured(self) -> bool:
         return self.graph is not None
 
-    def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
+    def __call__(self, batch: Batch) -> torch.Tensor:
         self.calls += 1
         if self.graph is None:
             if self.failure is not None:
-                return self.step(*inputs)
+                return self.step(batch)
             if self.calls <= self.warmup:
-                return self._on_side_stream(inputs)
-            return self._capture(inputs)
-        for buffer, x in zip(self._inputs, inputs, strict=True):
-            buffer.copy_(x, non_blocking=True)
+                return self._on_side_stream(batch)
+            return self._capture(batch)
+        assert self._batch is not None
+        self._batch.copy_(batch)
         self.graph.replay()
         assert self._output is not None
         return self._output
 
-    def _on_side_stream(self, inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    def _on_side_stream(self, batch: Batch) -> torch.Tensor:
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):
-            out = self.step(*inputs)
+            out = self.step(batch)
         torch.cuda.current_stream().wait_stream(side)
         return out
 
-    def _capture(self, inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        self._inputs = [x.detach().clone() for x in inputs]
+    def _capture(self, batch: Batch) -> torch.Tensor:
+        self._batch = batch.clone()
         torch.cuda.synchronize()
         graph = torch.cuda.CUDAGraph()
         try:
             with torch.cuda.graph(graph):
-                output = self.step(*self._inputs)
+                output = self.step(self._batch)
         except RuntimeError as e:
             # Capture records kernels without running them, so no weight has changed: this
             # step runs eagerly instead and nothing is lost.
             self.failure = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             self.log(f"note: CUDA graph capture failed ({self.failure}); training eagerly")
-            self._inputs = []
+            self._batch = None
             torch.cuda.synchronize()
-            return self.step(*inputs)
+            return self.step(batch)
         self.graph, self._output = graph, output
         graph.replay()
         return output

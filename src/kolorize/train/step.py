@@ -4,8 +4,12 @@
     gan:       D step: 0.5 * (GAN(D(L, ab), real) + GAN(D(L, G(L)), fake))
                G step: GAN(D(L, G(L)), real) + lambda * L1(G(L), ab)    (pix2pix)
 
+The colour term is L1 on ab, or for a classes generator the rebalanced cross-entropy over ab
+classes (its ab, for D, the annealed mean); a hint-capable G also gets hint channels beside L
+(D judges L and ab alone).
+
 A step does no host work, so that it can be captured as a CUDA graph and replayed
-(graphs.py): its arguments are device tensors, and it returns its losses stacked in one
+(graphs.py): its batch holds device tensors, and it returns its losses stacked in one
 detached device tensor, in the order of its `loss_names`.
 """
 
@@ -14,7 +18,6 @@ from __future__ import annotations
 import contextlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import nn
@@ -22,8 +25,10 @@ from torch import nn
 from kolorize import losses
 from kolorize.color import batch_to_model_space, rgb_to_model_space
 from kolorize.config import TrainConfig
-from kolorize.data.loader import gather_batch
+from kolorize.data.crops import crop_resize
+from kolorize.data.loader import Batch, gather_batch
 from kolorize.device import autocast
+from kolorize.hints import true_colour_hints
 from kolorize.train.distributed import DistInfo
 
 
@@ -60,72 +65,76 @@ class Placement:
     graphed: bool  # captured as a CUDA graph
     channels_last: bool
     device_images: torch.Tensor | None  # the split held on the device (DeviceBatches)
+    image_size: int  # the side the networks train at (crop boxes are resampled to it)
 
 
 class TrainingStep(ABC):
-    """What both phases share: the step's arguments from a loader item, (L, ab) in model
-    space on the device, and the autocast the networks run under."""
+    """What both phases share: a batch on the device, turned into the generator's input and
+    the true ab (`inputs`), the colour term, and the autocast the networks run under."""
 
     loss_names: tuple[str, ...]
 
-    def __init__(self, placement: Placement) -> None:
+    def __init__(self, placement: Placement, colour: losses.ColourLoss) -> None:
         self.placement = placement
+        self.colour = colour
 
     @abstractmethod
-    def __call__(self, *arguments: torch.Tensor) -> torch.Tensor:
-        """Take the step on `arguments(item)`; returns the losses stacked."""
+    def __call__(self, batch: Batch) -> torch.Tensor:
+        """Take the step on a batch already on the device; returns the losses stacked."""
 
-    def arguments(self, item: Any) -> tuple[torch.Tensor, ...]:
-        """What the step takes for one item of the batches: a host batch (moved to the
-        device), or the (indices, flips) of a batch that is held on the device."""
-        if isinstance(item, tuple):
-            return item
+    def on_device(self, batch: Batch) -> Batch:
         device = self.placement.device
-        if device.type == "cuda":
-            return (item.to(device, non_blocking=True),)
-        return (item,)
+        return batch.to(device) if device.type == "cuda" else batch
 
     def autocast(self) -> contextlib.AbstractContextManager:
         # autocast's weight cache would hold tensors across a graph's replays
         p = self.placement
         return autocast(p.device, p.precision, cache=not p.graphed)
 
-    def to_model_space(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(L, ab) on the device, in the step's memory layout, for a loader batch."""
-        return self._in_layout(*batch_to_model_space(batch, self.placement.device))
-
-    def _model_space(
-        self, arguments: tuple[torch.Tensor, ...]
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(L, ab) for the step's arguments, whichever way the batch came."""
-        if len(arguments) == 2:
+    def inputs(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(the generator's input, L, ab) for a batch, in the step's memory layout: L in the
+        model's space, cropped and resampled to the training size where the batch says, with
+        the hint channels after it when the batch has hint patches."""
+        if batch.rows is not None:
             images = self.placement.device_images
-            assert images is not None
-            rgb = gather_batch(images, *arguments)
-            return self._in_layout(*rgb_to_model_space(rgb))
-        return self.to_model_space(arguments[0])
+            assert images is not None, "a batch of rows needs the split on the device"
+            L, ab = rgb_to_model_space(gather_batch(images, batch.rows, batch.flips))
+        else:
+            assert batch.pixels is not None
+            L, ab = batch_to_model_space(batch.pixels, self.placement.device)
+        if batch.boxes is not None:
+            lab = crop_resize(torch.cat([L, ab], 1), batch.boxes, self.placement.image_size)
+            L, ab = lab[:, :1], lab[:, 1:]
+        x = L
+        if batch.hints is not None:
+            x = torch.cat([L, true_colour_hints(batch.hints, ab)], 1)
+        return self._in_layout(x), self._in_layout(L), self._in_layout(ab)
 
-    def _in_layout(self, L: torch.Tensor, ab: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _in_layout(self, t: torch.Tensor) -> torch.Tensor:
         if self.placement.channels_last:
-            L = L.contiguous(memory_format=torch.channels_last)
-            ab = ab.contiguous(memory_format=torch.channels_last)
-        return L, ab
+            return t.contiguous(memory_format=torch.channels_last)
+        return t.contiguous()
 
 
 class PretrainStep(TrainingStep):
-    """G alone, on L1."""
+    """G alone, on its colour term."""
 
-    loss_names = ("loss_l1",)
-
-    def __init__(self, G: nn.Module, opt_g: torch.optim.Optimizer, placement: Placement) -> None:
-        super().__init__(placement)
+    def __init__(
+        self,
+        G: nn.Module,
+        opt_g: torch.optim.Optimizer,
+        placement: Placement,
+        colour: losses.ColourLoss,
+    ) -> None:
+        super().__init__(placement, colour)
         self.G, self.opt_g = G, opt_g
+        self.loss_names = (colour.name,)
 
-    def __call__(self, *arguments: torch.Tensor) -> torch.Tensor:
-        L, ab = self._model_space(arguments)
+    def __call__(self, batch: Batch) -> torch.Tensor:
+        x, _, ab = self.inputs(batch)
         with self.autocast():
-            fake = self.G(L)
-        loss = losses.l1(fake.float(), ab)
+            output = self.colour.predict(self.G, x)
+        loss = self.colour(output, ab)
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_g.step()
@@ -145,21 +154,23 @@ class GANStep(TrainingStep):
         D_pair: nn.Module,
         opt_d: torch.optim.Optimizer,
         gan_loss: losses.GANLoss,
-        lambda_l1: float,
+        colour_weight: float,
         placement: Placement,
+        colour: losses.ColourLoss,
     ) -> None:
-        super().__init__(placement)
+        super().__init__(placement, colour)
         self.G, self.opt_g, self.D, self.D_pair, self.opt_d = G, opt_g, D, D_pair, opt_d
-        self.gan_loss, self.lambda_l1 = gan_loss, lambda_l1
+        self.gan_loss, self.colour_weight = gan_loss, colour_weight
         self.loss_names = (
-            "loss_d", "loss_g", "loss_g_gan", "loss_l1", "d_real", "d_fake",
+            "loss_d", "loss_g", "loss_g_gan", colour.name, "d_real", "d_fake",
             *gan_loss.penalty_names,
         )  # fmt: skip
 
-    def __call__(self, *arguments: torch.Tensor) -> torch.Tensor:
-        L, ab = self._model_space(arguments)
+    def __call__(self, batch: Batch) -> torch.Tensor:
+        x, L, ab = self.inputs(batch)
         with self.autocast():
-            fake = self.G(L)
+            output = self.colour.predict(self.G, x)
+            fake = self.colour.colour(output, ab)
 
         real_pair = torch.cat([L, ab], dim=1)
         self.D.requires_grad_(True)
@@ -179,10 +190,10 @@ class GANStep(TrainingStep):
         with self.autocast():
             logits = self.D(torch.cat([L, fake.to(L.dtype)], dim=1))
             loss_gan = self.gan_loss.generator(logits.float())
-            loss_l1 = losses.l1(fake.float(), ab)
-            loss_g = loss_gan + self.lambda_l1 * loss_l1
+            loss_colour = self.colour(output, ab)
+            loss_g = loss_gan + self.colour_weight * loss_colour
         loss_g.backward()
         self.opt_g.step()
-        values = [loss_d, loss_g, loss_gan, loss_l1, real_logits.float().mean(),
+        values = [loss_d, loss_g, loss_gan, loss_colour, real_logits.float().mean(),
                   fake_logits.float().mean(), *penalties]  # fmt: skip
         return torch.stack([v.detach().float() for v in values])

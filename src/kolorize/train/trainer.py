@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -17,10 +18,12 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from kolorize.config import RunConfig, from_dict
 from kolorize.data.cache import ImageCache, manifest_digest
-from kolorize.data.loader import DeviceBatches
+from kolorize.data.loader import Batch, DeviceBatches
+from kolorize.device import cpu_name
 from kolorize.errors import KolorizeError
 from kolorize.locks import folder_lock
 from kolorize.losses import GANLoss
@@ -36,10 +39,12 @@ from kolorize.rundir import (
     write_text_atomic,
 )
 from kolorize.train import distributed as ddp
+from kolorize.train import history
 from kolorize.train.build import (
     adam,
     build_networks,
     choose_precision,
+    colour_loss,
     for_training,
     linear_decay,
     load_optimizer_state,
@@ -47,6 +52,8 @@ from kolorize.train.build import (
     set_determinism,
     to_device,
     training_batches,
+    training_colours,
+    training_size,
 )
 from kolorize.train.checkpoint import (
     checkpoint_dir,
@@ -109,11 +116,20 @@ class Trainer:
         self.data_identity = {"size": self.data.size, "manifest": manifest_digest(data_dir)}
         if checkpoint is not None:
             self._check_same_data(checkpoint.get("data"), allow_data_change)
-        G, D = build_networks(cfg, self.data.size, fresh=checkpoint is None, log=self.log)
+        self.image_size = training_size(cfg, self.data)
+        G, D = build_networks(cfg, self.image_size, fresh=checkpoint is None, log=self.log)
         self.G = to_device(G, self.dist, channels_last=t.channels_last)
         self.D = to_device(D, self.dist, channels_last=t.channels_last) if D is not None else None
+        # the weights exported and validated: an average of G's recent weights, when asked for
+        self.ema = (
+            AveragedModel(self.G, multi_avg_fn=get_ema_multi_avg_fn(t.ema), use_buffers=True)
+            if t.ema
+            else None
+        )
+        self.colours = training_colours(self.data)
+        self.colour = colour_loss(cfg, self.colours)
         self.precision = choose_precision(
-            cfg, self.device, self.G, self.D, self.data.size,
+            cfg, self.device, self.G, self.D, self.image_size,
             resumed=checkpoint.get("precision") if checkpoint else None, log=self.log,
         )  # fmt: skip
         self.no_graph_reason = no_graph_reason(t, self.dist, self.gan_loss)
@@ -130,10 +146,15 @@ class Trainer:
         self.step = 0  # optimizer steps taken
         self.batch_in_epoch = 0
         self.epoch_sums: dict[str, float] = {}  # the losses summed over this epoch's steps
+        # this run's training so far, across resumes; and the training of the file it started from
+        self.images_seen = 0
+        self.seconds = 0.0
+        self.cpu_seconds = 0.0
+        self.inherited = history.inherited(t.init_from)
         if checkpoint is not None:
             self._restore(checkpoint)
 
-        self.loader, self.batches = training_batches(self.data, t, self.dist)
+        self.loader, self.batches = training_batches(cfg, self.data, self.dist)
         self.training_step = self._build_step(graphed)
         self.loss_names = self.training_step.loss_names
         self._captured_or_eager = (
@@ -146,15 +167,18 @@ class Trainer:
         placement = Placement(
             self.device, self.precision, graphed=graphed, channels_last=t.channels_last,
             device_images=self.batches.images if isinstance(self.batches, DeviceBatches) else None,
+            image_size=self.image_size,
         )  # fmt: skip
         G = for_training(self.G, self.dist, compile_=t.compile)
         if self.D is None:
-            return PretrainStep(G, self.opt_g, placement)
+            return PretrainStep(G, self.opt_g, placement, self.colour)
         assert self.opt_d is not None and self.gan_loss is not None
         D_pair = for_training(DiscriminatorPair(self.D), self.dist, compile_=t.compile)
+        weight = t.lambda_ce if self.cfg.generator.output == "classes" else t.lambda_l1
         return GANStep(
-            G, self.opt_g, self.D, D_pair, self.opt_d, self.gan_loss, t.lambda_l1, placement
-        )
+            G, self.opt_g, self.D, D_pair, self.opt_d, self.gan_loss, weight, placement,
+            self.colour,
+        )  # fmt: skip
 
     # -- resuming --------------------------------------------------------------------------
 
@@ -206,7 +230,13 @@ class Trainer:
             "sched_g": self.sched_g.state_dict(),
             "rng": rng_state(),
             "data": self.data_identity,
+            "images_seen": self.images_seen,
+            "seconds": self.seconds,
+            "cpu_seconds": self.cpu_seconds,
+            "inherited": self.inherited,
         }
+        if self.ema is not None:
+            state["ema"] = self.ema.state_dict()
         if self.D is not None:
             state.update(
                 discriminator=self.D.state_dict(),
@@ -226,9 +256,18 @@ class Trainer:
             self.D.load_state_dict(state["discriminator"])
             load_optimizer_state(self.opt_d, state["opt_d"])  # type: ignore[arg-type]
             self.sched_d.load_state_dict(state["sched_d"])  # type: ignore[union-attr]
+        if self.ema is not None:
+            if "ema" in state:
+                self.ema.load_state_dict(state["ema"])
+            else:  # a checkpoint of before train.ema was set: the average starts here
+                self.ema.update_parameters(self.G)
         self.epoch, self.step = state["epoch"], state["step"]
         self.batch_in_epoch = state["batch_in_epoch"]
         self.epoch_sums = dict(state["sums"])
+        self.images_seen = int(state.get("images_seen", 0))
+        self.seconds = float(state.get("seconds", 0.0))
+        self.cpu_seconds = float(state.get("cpu_seconds", 0.0))
+        self.inherited = state.get("inherited", self.inherited)
         set_rng_state(state["rng"])
 
     def _save_checkpoint(self) -> None:
@@ -244,13 +283,21 @@ class Trainer:
 
     # -- steps -----------------------------------------------------------------------------
 
-    def take_step(self, item: Any) -> torch.Tensor:
-        """One optimisation step on an item of `self.batches`, with no host sync: returns the
+    def take_step(self, batch: Batch) -> torch.Tensor:
+        """One optimisation step on a batch of `self.batches`, with no host sync: returns the
         losses stacked in the order of `loss_names`, in a buffer that the next step may
         overwrite (a captured graph's output)."""
-        return self._captured_or_eager(*self.training_step.arguments(item))
+        losses = self._captured_or_eager(self.training_step.on_device(batch))
+        if self.ema is not None:
+            self.ema.update_parameters(self.G)
+        return losses
 
-    def train_step(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
+    @property
+    def exported_net(self) -> torch.nn.Module:
+        """The generator as exported and validated: the moving average when train.ema is set."""
+        return self.ema.module if self.ema is not None else self.G
+
+    def train_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         """One optimisation step on a loader batch; returns its losses by name, as detached
         tensors of their own (no host sync)."""
         values = self.take_step(batch).clone()
@@ -270,31 +317,60 @@ class Trainer:
         if self.dist.is_main:
             write_text_atomic(self.run_dir / CONFIG, self.cfg.to_yaml())
             self.logs.forget_epochs_after(self.epoch)  # logged by a run killed before its save
-        if self.epoch >= t.epochs:
-            self.log(f"{self.run_dir.name}: already trained for {self.epoch} epochs; nothing to do")
+        if self.epoch >= t.epochs or self._budget_spent():
+            done = f"{self.epoch} epochs" if self.epoch >= t.epochs else "its budget"
+            self.log(f"{self.run_dir.name}: already trained for {done}; nothing to do")
             self._refresh_run_files()
             return self.run_dir
+        size = f"{self.data.size}px" + (
+            f" -> {self.image_size}px" if self.image_size != self.data.size else ""
+        )
         self.log(
             f"training {self.run_dir.name}: {t.phase}, epochs {self.epoch + 1}-{t.epochs}, "
-            f"{self.data.n_train} images at {self.data.size}px, batch {t.batch_size}"
+            f"{self.data.n_train} images at {size}"
+            + (f" (crops of side >= {t.crop_min:g})" if t.crop_min < 1 else "")
+            + f", batch {t.batch_size}"
             f"{f' x {self.dist.world_size} processes' if self.dist.enabled else ''}, "
             f"on {self.device} ({self.precision}"
             + (", CUDA graph" if self.no_graph_reason is None else "")
             + (", data on the device" if isinstance(self.batches, DeviceBatches) else "")
             + ")"
         )
+        self._clock = (time.monotonic(), time.process_time())
         try:
             while self.epoch < t.epochs:
-                self._end_epoch(self._run_epoch_steps())
+                losses = self._run_epoch_steps()
+                if losses is None:  # the budget ran out mid-epoch
+                    self._save_checkpoint()
+                    self.log(
+                        f"{self.run_dir.name}: budget of {t.budget_minutes:g} minutes spent at "
+                        f"epoch {self.epoch + 1}, step {self.step}; raise train.budget_minutes "
+                        "and --resume to go on"
+                    )
+                    break
+                self._end_epoch(losses)
         finally:
             self.logs.close()
         self._refresh_run_files()
         return self.run_dir
 
-    def _run_epoch_steps(self) -> Reading:
+    def _tick(self) -> None:
+        """Add the time since the last tick to this run's training time."""
+        wall, cpu = time.monotonic(), time.process_time()
+        self.seconds += wall - self._clock[0]
+        self.cpu_seconds += cpu - self._clock[1]
+        self._clock = (wall, cpu)
+
+    def _budget_spent(self) -> bool:
+        """train.budget_minutes counts this process's CPU time over its threads: the wall time
+        of a run alone on the machine, and what it really got when others share it."""
+        budget = self.cfg.train.budget_minutes
+        return bool(budget) and self.cpu_seconds / torch.get_num_threads() >= budget * 60
+
+    def _run_epoch_steps(self) -> Reading | None:
         """The steps of an epoch (the rest of one, when resumed mid-way), logging means every
         train.log_every steps and checkpointing every train.checkpoint_every; returns the
-        epoch's losses."""
+        epoch's losses, or None when train.budget_minutes ran out first."""
         t = self.cfg.train
         self.G.train()
         if self.D is not None:
@@ -309,14 +385,16 @@ class Trainer:
             desc=f"epoch {self.epoch + 1}/{t.epochs}", unit="batch", leave=False,
         )  # fmt: skip
         with bar:
-            for item in self.batches:
-                losses = self.take_step(item)
+            for batch in self.batches:
+                losses = self.take_step(batch)
                 # a set smaller than one batch per process comes as one short batch
-                images = len(item[0] if isinstance(item, tuple) else item) * self.dist.world_size
+                images = len(batch) * self.dist.world_size
                 epoch.add(losses, images)
                 window.add(losses, images)
                 self.step += 1
                 self.batch_in_epoch += 1
+                self.images_seen += images
+                self._tick()
                 bar.update(1)
                 if self.step % t.log_every == 0:
                     self._log_window(window.read(), bar)
@@ -325,6 +403,10 @@ class Trainer:
                     self.epoch_sums = epoch.sums()
                     self._stop_if_diverged(self.epoch_sums)
                     self._save_checkpoint()
+                if self._budget_spent() and self.batch_in_epoch < len(self.loader):
+                    self.epoch_sums = epoch.sums()
+                    self._stop_if_diverged(self.epoch_sums)
+                    return None
         losses = epoch.read()
         self._stop_if_diverged(losses.sums)
         return losses
@@ -350,6 +432,7 @@ class Trainer:
         """Count the epoch done, step the schedules, validate, log it, checkpoint it and
         refresh the exported generator and run.json."""
         t = self.cfg.train
+        self._tick()
         self.epoch += 1
         self.batch_in_epoch = 0
         self.epoch_sums = {}
@@ -360,7 +443,7 @@ class Trainer:
         record["seconds"] = round(losses.seconds, 2)
         if self.dist.is_main:
             samples = self.run_dir / SAMPLES / sample_name(self.epoch)
-            record.update(validate(self.G, self.data, t, self.training_step, samples))
+            record.update(validate(self.exported_net, self.data, t, self.training_step, samples))
         self.logs.epoch(record)
         self._save_checkpoint()
         if self.dist.is_main:
@@ -396,31 +479,42 @@ class Trainer:
             "epochs": self.cfg.train.epochs,
             "step": self.step,
             "phase": self.cfg.train.phase,
-            "image_size": self.data.size,
+            "image_size": self.image_size,
             "data": str(self.data.root.resolve()),
             "world_size": self.dist.world_size,
         }
         write_text_atomic(self.run_dir / RUN_STATE, json.dumps(state, indent=2) + "\n")
 
     def _export_generator(self) -> None:
+        self._tick()
+        where = cpu_name() if self.device.type == "cpu" else torch.cuda.get_device_name(self.device)
+        entry = history.stage(
+            self.cfg, run=self.run_dir.name, images=self.images_seen, seconds=self.seconds,
+            cpu_seconds=self.cpu_seconds, image_size=self.image_size, machine=where,
+            precision=self.precision, world_size=self.dist.world_size,
+        )  # fmt: skip
         save_generator(
-            self.run_dir / GENERATOR, self.G, self.cfg.generator,
-            image_size=self.data.size, epoch=self.epoch, phase=self.cfg.train.phase,
+            self.run_dir / GENERATOR, self.exported_net, self.cfg.generator,
+            image_size=self.image_size, epoch=self.epoch, step=self.step,
+            phase=self.cfg.train.phase, crop_min=self.cfg.train.crop_min,
+            mean_ab=[round(v, 3) for v in self.colours.mean_ab],
+            **{history.TRAINING: history.combined(self.inherited, entry)},
         )  # fmt: skip
 
     def _refresh_run_files(self) -> None:
         """The exported generator (when older than the run) and run.json, as the run ends."""
         if not self.dist.is_main:
             return
-        if self._exported_epoch() != self.epoch:  # missing, or a kill came before its refresh
+        if self._exported_step() != self.step:  # missing, or a kill came before its refresh
             self._export_generator()
         self._write_run_state()
 
-    def _exported_epoch(self) -> int | None:
+    def _exported_step(self) -> int | None:
         try:
-            return read_generator_metadata(self.run_dir / GENERATOR).get("epoch")
+            meta = read_generator_metadata(self.run_dir / GENERATOR)
         except KolorizeError:  # missing or unreadable: either way it must be written
             return None
+        return meta.get("step")
 
 
 def _check_same_networks(cfg: RunConfig, checkpoint: dict[str, Any]) -> None:

@@ -10,7 +10,7 @@ from torch import nn
 
 from kolorize.config import TrainConfig
 from kolorize.data.cache import ImageCache
-from kolorize.data.loader import make_loader
+from kolorize.data.loader import Augmentation, make_loader
 from kolorize.train.logs import sample_grid, save_image_atomic
 from kolorize.train.step import TrainingStep
 
@@ -25,16 +25,18 @@ def validate(
     if data.n_val == 0:
         return out
     G.eval()
+    size = step.placement.image_size
+    whole = Augmentation(size, resize=size != data.size)  # whole photos at the training size
     try:
-        val = make_loader(data, "val", t.batch_size, train=False, threads=0)
+        val = make_loader(data, "val", t.batch_size, train=False, threads=0, augmentation=whole)
         total: torch.Tensor | None = None  # summed on the device: one sync at the end
         seen, scored, first = 0, 0, None
         for batch in val:
             if seen >= max(t.val_images, t.samples):
                 break
-            L, ab = step.to_model_space(batch)
+            x, L, ab = step.inputs(batch)
             with step.autocast():
-                fake = G(L).float()
+                fake = G(x).float()
             if first is None:
                 first = (L[: t.samples], fake[: t.samples], ab[: t.samples])
             k = min(len(batch), t.val_images - seen)  # only the first val_images count

@@ -1,0 +1,78 @@
+"""Colour as classes: the gamut table, soft targets, rebalancing and the annealed mean."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from kolorize import ab_bins
+from kolorize.color import AB_SCALE, rgb_to_lab
+
+
+def test_classes_are_the_squares_that_hold_srgb_colours():
+    # every 3rd level of the 8-bit cube, and its top: the same squares as the full cube
+    levels = torch.cat([torch.arange(0, 256, 3), torch.tensor([255])]).float() / 255
+    r, g, b = torch.meshgrid(levels, levels, levels, indexing="ij")
+    lab = rgb_to_lab(torch.stack([r, g, b]).reshape(3, -1, 1).double())
+    squares = {tuple(v) for v in (lab[1:, :, 0] / 10).round().int().T.tolist()}
+    table = {(int(a // 10), int(b // 10)) for a, b in ab_bins.class_centres()}
+    assert table == squares
+    assert ab_bins.n_classes() == len(squares) == 261
+
+
+def test_a_one_hot_distribution_decodes_to_its_class_centre():
+    centres = ab_bins.class_centres()
+    for i in (0, 57, 260):
+        logits = torch.full((1, ab_bins.n_classes(), 2, 3), -1e4)
+        logits[:, i] = 0
+        for t in (0.38, 1.0):
+            ab = ab_bins.annealed_mean(logits, t) * AB_SCALE
+            assert torch.allclose(ab, torch.tensor(centres[i])[None, :, None, None], atol=1e-3)
+
+
+def test_annealed_mean_at_t1_is_the_mean_and_sharpens_below():
+    centres = torch.from_numpy(ab_bins.class_centres())
+    logits = torch.randn(1, len(centres), 1, 1)
+    p = torch.softmax(logits[0, :, 0, 0], 0)
+    mean = (p[:, None] * centres).sum(0)
+    plain = ab_bins.annealed_mean(logits, 1.0)[0, :, 0, 0] * AB_SCALE
+    assert torch.allclose(plain, mean, atol=1e-3)
+    top = centres[p.argmax()]
+    sharp = ab_bins.annealed_mean(logits, 0.01)[0, :, 0, 0] * AB_SCALE
+    assert torch.allclose(sharp, top, atol=1e-2)
+
+
+def test_soft_targets_are_five_nearest_centres_with_gaussian_weights():
+    ab = torch.tensor([[13.0, -26.0]]).reshape(1, 2, 1, 1) / AB_SCALE
+    idx, w = ab_bins.soft_targets(ab)
+    centres = ab_bins.class_centres()
+    d = np.linalg.norm(centres - np.array([13.0, -26.0]), axis=1)
+    assert set(idx.flatten().tolist()) == set(np.argsort(d)[:5].tolist())
+    expect = np.exp(-(d[idx.flatten().numpy()] ** 2) / (2 * ab_bins.SIGMA**2))
+    assert np.allclose(w.flatten().numpy(), expect / expect.sum(), atol=1e-5)
+
+
+def test_rebalancing_weights_expectation_under_the_prior_is_one():
+    rng = torch.Generator().manual_seed(0)
+    counts = torch.rand(ab_bins.n_classes(), generator=rng, dtype=torch.float64) ** 4
+    prior = ab_bins.smoothed_prior(counts)
+    assert prior.sum().item() == pytest.approx(1.0)
+    w = ab_bins.rebalancing_weights(prior, 0.5)
+    assert (prior * w.double()).sum().item() == pytest.approx(1.0, abs=1e-5)
+    assert w[prior.argmin()] > w[prior.argmax()]  # rare colours weigh more
+    flat = ab_bins.rebalancing_weights(prior, 1.0)
+    assert torch.allclose(flat, torch.ones_like(flat), atol=1e-5)
+
+
+def test_classification_loss_is_smallest_for_the_true_distribution():
+    ab = (torch.rand(2, 2, 8, 8) - 0.5) * 0.6
+    idx, w = ab_bins.soft_targets(ab)
+    exact = torch.full((2, ab_bins.n_classes(), 8, 8), -30.0)
+    exact.scatter_(1, idx, w.log())
+    good = ab_bins.classification_loss(exact, ab)
+    assert ab_bins.classification_loss(torch.zeros_like(exact), ab) > good
+    assert ab_bins.classification_loss(exact.roll(7, dims=1), ab) > good
+    # at half the size, the target is the true ab averaged over 2x2 squares
+    big = torch.nn.functional.interpolate(ab, scale_factor=2, mode="nearest")
+    assert ab_bins.classification_loss(exact, big).item() == pytest.approx(good.item(), rel=1e-5)
