@@ -47,7 +47,7 @@ def export_onnx(model: str | Path, out: str | Path, *, opset: int = OPSET) -> Pa
     multiple = input_multiple(net)
     image_size = trained_size(meta)
     side = round_to_multiple(image_size, multiple, up=True)
-    dummy = torch.zeros(2, 1, side, side)
+    dummy = torch.zeros(2, getattr(net, "in_channels", 1), side, side)  # L (+ hint channels)
     axes = {0: "batch", 2: "height", 3: "width"}
     with atomic_write(out) as tmp:
         with warnings.catch_warnings():

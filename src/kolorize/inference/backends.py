@@ -21,7 +21,8 @@ from kolorize.export import IMAGE_SIZE, INPUT_MULTIPLE, INPUT_NAME, META_PREFIX,
 
 
 class Predictor(Protocol):
-    """A backend: (N, 1, S, S) float32 L in [-1, 1] -> (N, 2, S, S) float32 ab in [-1, 1]."""
+    """A backend: (N, 1, S, S) float32 L in [-1, 1] (or (N, 4, S, S): L and the hint
+    channels, for a model with hint inputs) -> (N, 2, S, S) float32 ab in [-1, 1]."""
 
     description: str
 
@@ -86,9 +87,14 @@ class OnnxPredictor:
         if IMAGE_SIZE not in self.metadata:
             raise KolorizeError(f"{path} was not exported by `kolorize export` (no image size)")
         self.description = f"onnxruntime, {self.session.get_providers()[0]}"
+        self.channels = int(self.session.get_inputs()[0].shape[1])
+        self.takes_hints = self.channels > 1
 
     def __call__(self, L: np.ndarray) -> np.ndarray:
-        (ab,) = self.session.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(L, np.float32)})
+        x = np.ascontiguousarray(L, np.float32)
+        if x.shape[1] < self.channels:  # L alone to a hint-capable model: no hints
+            x = np.pad(x, ((0, 0), (0, self.channels - x.shape[1]), (0, 0), (0, 0)))
+        (ab,) = self.session.run([OUTPUT_NAME], {INPUT_NAME: x})
         return ab
 
 

@@ -29,6 +29,7 @@ from kolorize.color import uint8_to_model_lightness_numpy
 from kolorize.data.images import resize_photo, upright_rgb
 from kolorize.inference.backends import Predictor, TorchPredictor, load_onnx
 from kolorize.inference.recombine import recombine
+from kolorize.inference.user_hints import Hint, HintError, model_hint_channels
 from kolorize.models import input_multiple, round_to_multiple
 
 
@@ -49,6 +50,7 @@ class Colorizer:
         multiple: int = 1,
         batch_size: int = 8,
         description: str = "",
+        takes_hints: bool = False,
     ) -> None:
         if image_size < 1 or multiple < 1 or batch_size < 1:
             raise ValueError("image_size, multiple and batch_size must be positive")
@@ -58,6 +60,7 @@ class Colorizer:
         self.image_size = round_to_multiple(image_size, multiple, up=True)
         self.batch_size = batch_size
         self.description = description
+        self.takes_hints = takes_hints  # the model has hint inputs (`kolorize.hints`)
         self._lock = threading.Lock()
 
     @classmethod
@@ -80,18 +83,21 @@ class Colorizer:
         path = Path(path) if path is not None else DEFAULT_MODEL
         if path.suffix.lower() == ".onnx":
             predict, image_size, multiple = load_onnx(path, device)
+            takes_hints = predict.takes_hints
         else:
             from kolorize.models.files import load_generator, trained_size
 
-            net, _, meta = load_generator(path)
+            net, cfg, meta = load_generator(path)
             image_size, multiple = trained_size(meta), input_multiple(net)
             predict = TorchPredictor(net, device, precision=precision, image_size=image_size)
+            takes_hints = cfg.hints
         colorizer = cls(
             predict,
             image_size=image_size,
             multiple=multiple,
             batch_size=batch_size,
             description=f"{path.name} ({predict.description})",
+            takes_hints=takes_hints,
         )
         colorizer.image_size = colorizer.render_side(render_size)
         return colorizer
@@ -106,34 +112,67 @@ class Colorizer:
             raise ValueError("render_size must be positive")
         return round_to_multiple(render_size, self.multiple)
 
-    def colorize(self, image: Image.Image, *, render_size: int | None = None) -> Image.Image:
+    def colorize(
+        self,
+        image: Image.Image,
+        *,
+        render_size: int | None = None,
+        hints: Sequence[Hint] = (),
+    ) -> Image.Image:
         """A colour version of `image` (any mode, size and EXIF orientation), upright, at the
-        image's own size."""
-        return self.colorize_batch([image], render_size=render_size)[0]
+        image's own size. `hints`: colours the user knows (`Hint(x, y, color)`, in the upright
+        photo's pixels), for a model with hint inputs."""
+        return self.colorize_batch([image], render_size=render_size, hints=[hints])[0]
 
     def colorize_batch(
-        self, images: Sequence[Image.Image], *, render_size: int | None = None
+        self,
+        images: Sequence[Image.Image],
+        *,
+        render_size: int | None = None,
+        hints: Sequence[Sequence[Hint]] | None = None,
     ) -> list[Image.Image]:
-        """`colorize` for many images, running the model on batches of `batch_size`."""
+        """`colorize` for many images (with `hints`, one list per image), running the model on
+        batches of `batch_size`."""
         rgbs = [upright_rgb(img) for img in images]
+        per_image = list(hints) if hints is not None else [()] * len(rgbs)
+        if len(per_image) != len(rgbs):
+            raise ValueError(f"{len(per_image)} hint lists for {len(rgbs)} images")
         out: list[Image.Image] = []
         for i in range(0, len(rgbs), self.batch_size):
             batch = rgbs[i : i + self.batch_size]
-            _, ab = self.predict(batch, render_size=render_size)
+            _, ab = self.predict(
+                batch, render_size=render_size, hints=per_image[i : i + self.batch_size]
+            )
             for rgb, ab_one in zip(batch, ab, strict=True):
                 out.append(Image.fromarray(recombine(np.asarray(rgb), ab_one)))
         return out
 
     def predict(
-        self, rgbs: Sequence[Image.Image], *, render_size: int | None = None
+        self,
+        rgbs: Sequence[Image.Image],
+        *,
+        render_size: int | None = None,
+        hints: Sequence[Sequence[Hint]] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """The small lightness the model sees, (N, 1, S, S), and its colour, (N, 2, S, S), both
         scaled to [-1, 1], for upright RGB images, in one model call. `recombine` puts the
         colour on each image's full-resolution lightness."""
         side = self.render_side(render_size)
         small = np.concatenate([self._model_input(rgb, side) for rgb in rgbs])
+        x = small
+        if hints is not None and any(hints):
+            if not self.takes_hints:
+                raise HintError(
+                    f"{self.description.split(' (')[0]} takes no colour hints (a model trained "
+                    "with generator.hints does, as the shipped colorizer)"
+                )
+            channels = [
+                model_hint_channels(h, rgb.width, rgb.height, side)
+                for rgb, h in zip(rgbs, hints, strict=True)
+            ]
+            x = np.concatenate([small, np.concatenate(channels)], 1)
         with self._lock:
-            return small, self._predict(small)
+            return small, self._predict(x)
 
     def colorize_video(self, src: str | Path, dst: str | Path, **options: Any) -> Any:
         """Colorize a video file into `dst`, keeping its sound, frame rate, size and rotation;
