@@ -5,7 +5,7 @@ image and the mean-colour tint (`kolorize.evaluate.yardsticks`).
         [--render-size N] [--temperature T] [--tint A,B] [--sheet sheet.jpg]
 
 PHOTOS are folders, image files, or `.txt` lists of paths (relative to the list's
-`--root`, by default ../shared/data beside the checkout), e.g. benchmarks/heldout_photos.txt.
+`--root`, by default ../shared/data beside the checkout), e.g. splits/heldout_photos.txt.
 Each MODEL (a run directory or weights file; default the shipped colorizer) colorizes every
 photo's gray version through `Colorizer` (full-resolution recombination, as users get it).
 Per model: mean per-image PSNR, the share of photos where it beats the gray image and the

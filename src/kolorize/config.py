@@ -71,14 +71,14 @@ class TrainConfig:
     hint_free_share: float = 0.25  # generator.hints: share of the images trained without hints
     gp_weight: float = 10.0  # wgan-gp only
     lr_decay_epochs: int = 0  # linear decay to zero over the last N epochs (0: constant lr)
-    init_from: str | None = None  # run dir or .safetensors whose generator starts this run
+    init_from: str | None = None  # run dir, .safetensors or "shipped": the G this run starts from
     seed: int = 123
     deterministic: bool = False
     device: str = "auto"  # auto, cpu, cuda, cuda:1, ...
     # fp32, or bf16 autocast; auto: bf16 on CUDA, on a CPU what a measurement there found faster
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     channels_last: bool = True  # NHWC: faster on CUDA and, with oneDNN, on the CPU too
-    compile: bool = False  # torch.compile the networks (CUDA)
+    compile: bool = False  # torch.compile the networks (benchmarks/README.md: when it pays)
     cuda_graphs: bool = True  # on CUDA, capture the whole step once and replay it
     # keep the training images on the device (auto: on CUDA when they take <= 1/4 of its memory)
     data_on_device: Literal["auto", "on", "off"] = "auto"

@@ -56,7 +56,7 @@ def export_onnx(model: str | Path, out: str | Path, *, opset: int = OPSET) -> Pa
             warnings.simplefilter("ignore", torch.jit.TracerWarning)
             warnings.simplefilter("ignore", DeprecationWarning)
             torch.onnx.export(
-                net,
+                _ColourOnly(net),
                 (dummy,),
                 str(tmp),
                 dynamo=False,
@@ -77,6 +77,18 @@ def export_onnx(model: str | Path, out: str | Path, *, opset: int = OPSET) -> Pa
         onnx.checker.check_model(graph)
         onnx.save(graph, str(tmp))
     return out
+
+
+class _ColourOnly(torch.nn.Module):
+    """The generator called with its input alone: the TorchScript exporter would turn a
+    keyword-only option of `forward` (the classes head's `logits`) into a second input."""
+
+    def __init__(self, net: torch.nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
 
 
 __all__ = [

@@ -22,6 +22,9 @@ FORMAT = "kolorize-generator/1"
 DEFAULT_MODEL = Path(__file__).resolve().parent / "colorizer.safetensors"
 # written by scripts/ship_model.py, checked by the tests
 DEFAULT_MODEL_SHA256 = "816669ac21374f19da4dce7cd63d48a5213ba7f413e98a9aed229de65b2ffb0d"
+# What names the shipped colorizer where a model is asked for (e.g. train.init_from: shipped,
+# so that each retraining of it continues the last).
+SHIPPED = "shipped"
 # The training size of a weights file that does not record one: the study's.
 DEFAULT_IMAGE_SIZE = 256
 
@@ -45,8 +48,9 @@ def save_generator_tensors(
 
 
 def resolve_generator_file(path: str | Path) -> Path:
-    """A run directory or a weights file -> the weights file."""
-    path = Path(path)
+    """A run directory or a weights file (or `shipped`: the shipped colorizer) -> the weights
+    file."""
+    path = DEFAULT_MODEL if str(path) == SHIPPED else Path(path)
     if path.is_dir():
         path = path / GENERATOR
         if not path.is_file():

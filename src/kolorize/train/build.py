@@ -186,9 +186,10 @@ def load_optimizer_state(opt: torch.optim.Optimizer, state: dict[str, Any]) -> N
 
 def for_training(net: nn.Module, dist: DistInfo, *, compile_: bool) -> nn.Module:
     """`net` as the step calls it: under DistributedDataParallel across processes, and
-    compiled on CUDA when train.compile asks for it."""
+    compiled (TorchInductor: CUDA kernels, or C++ with the host's compiler on a CPU) when
+    train.compile asks for it."""
     wrapped = ddp.data_parallel(net, dist)
-    if compile_ and dist.device.type == "cuda":
+    if compile_:
         return torch.compile(wrapped)  # type: ignore[return-value]
     return wrapped
 
