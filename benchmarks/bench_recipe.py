@@ -35,9 +35,12 @@ VARIANTS = {
     "classes-64": {"train.image_size": 64},
     "classes-hints-64": {"train.image_size": 64, "generator.hints": True},
     "classes-hints-lsgan-64": {
-        "train.image_size": 64, "generator.hints": True, "train.phase": "gan",
+        "train.image_size": 64,
+        "generator.hints": True,
+        "train.phase": "gan",
         "train.gan_loss": "lsgan",
-    },  # fmt: skip
+    },
+    "classes-64-batch32": {"train.image_size": 64, "train.batch_size": 32},
     "classes-64-compiled": {"train.image_size": 64, "train.compile": True},
 }
 
@@ -45,10 +48,9 @@ VARIANTS = {
 def _child(data: str, name: str, steps: int, warmup: int) -> None:
     import torch
 
+    from common import forever
     from kolorize.config import load_config
     from kolorize.train.trainer import Trainer
-
-    from common import forever
 
     cfg = load_config(None, {**BASE, **VARIANTS[name]})
     with tempfile.TemporaryDirectory() as run:
@@ -62,8 +64,8 @@ def _child(data: str, name: str, steps: int, warmup: int) -> None:
         losses.sum().item()
         seconds = (time.perf_counter() - start) / steps
     n = cfg.train.batch_size
-    print(json.dumps({"variant": name, "s_per_step": round(seconds, 3),
-                      "images_per_s": round(n / seconds, 1), "threads": torch.get_num_threads()}))  # fmt: skip
+    row = {"variant": name, "s_per_step": round(seconds, 3), "images_per_s": round(n / seconds, 1)}
+    print(json.dumps({**row, "threads": torch.get_num_threads()}))
 
 
 def _synthetic(folder: Path) -> Path:

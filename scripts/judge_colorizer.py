@@ -11,8 +11,8 @@ photo's gray version through `Colorizer` (full-resolution recombination, as user
 Per model: mean per-image PSNR, the share of photos where it beats the gray image and the
 tint, Colorfulness, and hue accuracy (balanced over 6 hue sectors, and per sector). The tint
 is the training photos' mean ab recorded in the first model's metadata (`mean_ab`), or --tint.
-`--temperature` sets a classes model's annealed-mean T; `--sheet` draws the first photos as
-gray | tint | each model | original.
+`--temperature T1,T2,...` scores a classes model at each annealed-mean T (a row each);
+`--sheet` draws photos spread over the list as gray | tint | each row | original.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def main() -> None:
     parser.add_argument("--model", action="append", help="repeatable; default: the shipped one")
     parser.add_argument("--root", type=Path, default=SHARED)
     parser.add_argument("--render-size", type=int)
-    parser.add_argument("--temperature", type=float)
+    parser.add_argument("--temperature", help="T or T1,T2,...: classes models' annealed mean")
     parser.add_argument("--tint", help="A,B: the tint's ab (default: the model's mean_ab)")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--sheet", type=Path)
@@ -105,16 +105,19 @@ def main() -> None:
         if recorded is None:
             raise SystemExit(f"{models[0]} records no mean_ab: give --tint A,B")
         tint = tuple(recorded)
-    colorizers = {}
+    temperatures = [float(t) for t in args.temperature.split(",")] if args.temperature else [None]
+    colorizers: dict[str, tuple[Colorizer, float | None]] = {}
     for m in models:
+        name = Path(m).name if Path(m).is_dir() else Path(m).stem
         c = Colorizer.load(m, render_size=args.render_size, precision="fp32")
-        if args.temperature is not None:
-            net = c._predict.net  # a TorchPredictor's generator
-            net.temperature.fill_(args.temperature)
-        colorizers[m] = c
-    names = {m: Path(m).name if Path(m).is_dir() else Path(m).stem for m in models}
+        net = getattr(c._predict, "net", None)  # a TorchPredictor's generator
+        if net is None or not hasattr(net, "temperature"):
+            colorizers[name] = (c, None)
+            continue
+        for t in temperatures:
+            colorizers[name if t is None else f"{name} T={t:g}"] = (c, t)
     gray, tinted = Row("gray"), Row("tint")
-    rows = {m: Row(names[m]) for m in models}
+    rows = {key: Row(key) for key in colorizers}
     tint_map = (np.array(tint, np.float32) / AB_SCALE)[:, None, None]
     sheet_rows: list[list[np.ndarray]] = []
     truth_colorfulness: list[float] = []
@@ -127,16 +130,18 @@ def main() -> None:
         outs = [recombine(truth_np, None), recombine(truth_np, tint_map)]
         gray.add(outs[0], truth)
         tinted.add(outs[1], truth)
-        for m, c in colorizers.items():
+        for key, (c, t) in colorizers.items():
+            if t is not None:
+                c._predict.net.temperature.fill_(t)
             out = np.asarray(c.colorize(photo))
-            rows[m].add(out, truth)
+            rows[key].add(out, truth)
             outs.append(out)
         if args.sheet and i % max(1, len(paths) // args.sheet_photos) == 0:
             sheet_rows.append([*outs, truth_np])
     result = {
         "photos": len(paths),
         "render_size": args.render_size,
-        "temperature": args.temperature,
+        "temperatures": temperatures,
         "tint_ab": list(tint),
         "truth_colorfulness": None,
         "rows": {

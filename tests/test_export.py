@@ -20,11 +20,13 @@ from PIL import Image
 from clihelp import run_cli
 from colorhelp import tiny_generator
 from conftest import real_photo_paths
+from kolorize.config import GeneratorConfig
 from kolorize.errors import KolorizeError
 from kolorize.export import export_onnx
 from kolorize.inference.backends import OnnxPredictor, TorchPredictor
 from kolorize.inference.colorizer import Colorizer
-from kolorize.models.files import load_generator
+from kolorize.models import build_generator
+from kolorize.models.files import load_generator, save_generator
 
 
 @pytest.fixture(scope="module")
@@ -116,3 +118,23 @@ def test_export_refuses_other_formats_and_names(tmp_path: Path) -> None:
     result = run_cli("export", str(weights), "--format", "tflite", "-o", str(tmp_path / "m"))
     assert result.code == 2 and "--format must be onnx" in result.err
     assert list(tmp_path.iterdir()) == [weights]  # nothing half-written
+
+
+def test_a_classes_model_with_hint_inputs_exports_and_agrees(tmp_path: Path) -> None:
+    torch.manual_seed(2)
+    cfg = GeneratorConfig(arch="resnet18_unet", width=8, depth=2, output="classes", hints=True)
+    net = build_generator(cfg).eval()
+    with torch.no_grad():
+        net.classes.weight.mul_(50)  # a peaked distribution: colours that differ across pixels
+    weights = save_generator(tmp_path / "g.safetensors", net, cfg, image_size=40)
+    export_onnx(weights, tmp_path / "g.onnx")
+    onnx_predict = OnnxPredictor(tmp_path / "g.onnx", "cpu")
+    assert onnx_predict.takes_hints
+    torch_predict = TorchPredictor(load_generator(weights)[0], "cpu", precision="fp32")
+    rng = np.random.default_rng(0)
+    L = rng.uniform(-1, 1, (2, 1, 40, 40)).astype(np.float32)
+    hints = np.zeros((2, 3, 40, 40), np.float32)
+    hints[:, :, 10:15, 10:15] = [[[0.3]], [[-0.2]], [[1.0]]]
+    for x in (L, np.concatenate([L, hints], 1)):  # L alone means no hints, in both backends
+        np.testing.assert_allclose(onnx_predict(x), torch_predict(x), atol=1e-4)
+    assert Colorizer.load(tmp_path / "g.onnx").takes_hints
