@@ -12,6 +12,8 @@ Per model: mean per-image PSNR, the share of photos where it beats the gray imag
 tint, Colorfulness, and hue accuracy (balanced over 6 hue sectors, and per sector). The tint
 is the training photos' mean ab recorded in the first model's metadata (`mean_ab`), or --tint.
 `--temperature T1,T2,...` scores a classes model at each annealed-mean T (a row each);
+`--hints K1,K2,...` also scores hint-capable models given K hints taken from the truth (the
+photo's mean colour over each hint's square, at seeded random points; a row per K);
 `--sheet` draws photos spread over the list as gray | tint | each row | original.
 """
 
@@ -32,6 +34,7 @@ from kolorize.evaluate.metrics import psnr_per_image
 from kolorize.evaluate.yardsticks import SECTORS, HueTally
 from kolorize.inference.colorizer import Colorizer
 from kolorize.inference.recombine import recombine
+from kolorize.inference.user_hints import DEFAULT_RADIUS_SHARE, Hint
 from kolorize.models.files import DEFAULT_MODEL, read_generator_metadata
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -49,6 +52,23 @@ def photo_paths(sources: list[str], root: Path) -> list[Path]:
         else:
             paths.append(source)
     return paths
+
+
+def truth_hints(truth: np.ndarray, k: int, *, seed: int) -> list[Hint]:
+    """k hints at seeded random points of a photo, each with the photo's mean colour over
+    the square it covers (the default radius)."""
+    if k == 0:
+        return []
+    height, width, _ = truth.shape
+    rng = np.random.default_rng([2026, seed])
+    radius = DEFAULT_RADIUS_SHARE * min(width, height)
+    hints = []
+    for x, y in zip(rng.integers(0, width, k), rng.integers(0, height, k), strict=True):
+        r = max(1, round(radius))
+        patch = truth[max(0, y - r) : y + r + 1, max(0, x - r) : x + r + 1]
+        colour = tuple(int(v) for v in patch.reshape(-1, 3).mean(0).round())
+        hints.append(Hint(float(x), float(y), colour))
+    return hints
 
 
 class Row:
@@ -92,6 +112,7 @@ def main() -> None:
     parser.add_argument("--render-size", type=int)
     parser.add_argument("--temperature", help="T or T1,T2,...: classes models' annealed mean")
     parser.add_argument("--tint", help="A,B: the tint's ab (default: the model's mean_ab)")
+    parser.add_argument("--hints", help="K1,K2,...: hint counts for hint-capable models")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--sheet", type=Path)
     parser.add_argument("--sheet-photos", type=int, default=8)
@@ -106,16 +127,21 @@ def main() -> None:
             raise SystemExit(f"{models[0]} records no mean_ab: give --tint A,B")
         tint = tuple(recorded)
     temperatures = [float(t) for t in args.temperature.split(",")] if args.temperature else [None]
-    colorizers: dict[str, tuple[Colorizer, float | None]] = {}
+    hint_counts = [int(k) for k in args.hints.split(",")] if args.hints else [0]
+    colorizers: dict[str, tuple[Colorizer, float | None, int]] = {}
     for m in models:
         name = Path(m).name if Path(m).is_dir() else Path(m).stem
         c = Colorizer.load(m, render_size=args.render_size, precision="fp32")
         net = getattr(c._predict, "net", None)  # a TorchPredictor's generator
-        if net is None or not hasattr(net, "temperature"):
-            colorizers[name] = (c, None)
-            continue
-        for t in temperatures:
-            colorizers[name if t is None else f"{name} T={t:g}"] = (c, t)
+        has_t = net is not None and hasattr(net, "temperature")
+        for t in temperatures if has_t else [None]:
+            for k in hint_counts if c.takes_hints else [0]:
+                key = (
+                    name
+                    + (f" T={t:g}" if t is not None else "")
+                    + (f" k={k}" if args.hints else "")
+                )
+                colorizers[key] = (c, t, k)
     gray, tinted = Row("gray"), Row("tint")
     rows = {key: Row(key) for key in colorizers}
     tint_map = (np.array(tint, np.float32) / AB_SCALE)[:, None, None]
@@ -130,10 +156,10 @@ def main() -> None:
         outs = [recombine(truth_np, None), recombine(truth_np, tint_map)]
         gray.add(outs[0], truth)
         tinted.add(outs[1], truth)
-        for key, (c, t) in colorizers.items():
+        for key, (c, t, k) in colorizers.items():
             if t is not None:
                 c._predict.net.temperature.fill_(t)
-            out = np.asarray(c.colorize(photo))
+            out = np.asarray(c.colorize(photo, hints=truth_hints(truth_np, k, seed=i)))
             rows[key].add(out, truth)
             outs.append(out)
         if args.sheet and i % max(1, len(paths) // args.sheet_photos) == 0:
