@@ -1,10 +1,13 @@
 """Make a trained generator the model that ships inside the package.
 
     .venv/bin/python scripts/ship_model.py RUN_DIR_OR_SAFETENSORS [--note TEXT]
+        [--temperature T]
 
 Writes src/kolorize/models/colorizer.safetensors: the generator's tensors in float16 (BatchNorm
-counters stay integers), the config and training metadata as before plus `shipped_from` and
-`note`, and records the file's SHA-256 in src/kolorize/models/files.py, which the tests check.
+counters stay integers), the config and training metadata as before (its training record
+included) plus `shipped_from` and `note`, and records the file's SHA-256 in
+src/kolorize/models/files.py, which the tests check. `--temperature`: a classes model's
+annealed-mean T, as chosen on validation photos (scripts/judge_colorizer.py --temperature).
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import argparse
 import hashlib
 import re
 from pathlib import Path
+
+import torch
 
 from kolorize.models.files import DEFAULT_MODEL, read_generator, save_generator_tensors
 
@@ -23,8 +28,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("source")
     parser.add_argument("--note", default="")
+    parser.add_argument("--temperature", type=float)
     args = parser.parse_args()
     tensors, cfg, meta = read_generator(args.source)
+    if args.temperature is not None:
+        if "temperature" not in tensors:
+            raise SystemExit(f"{args.source} is not a classes model: it has no temperature")
+        tensors["temperature"] = torch.tensor(args.temperature)
     half = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in tensors.items()}
     shipped_from = Path(args.source).resolve().name
     save_generator_tensors(DEFAULT_MODEL, half, cfg, **meta, shipped_from=shipped_from,
