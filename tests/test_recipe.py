@@ -128,3 +128,29 @@ def test_the_budget_stops_a_run_resumably(tiny_dataset, tmp_path, monkeypatch):
     longer = load_config(None, {**RECIPE, "train.epochs": 1})
     train(longer, tiny_dataset, tmp_path / "r", resume=True, log=_quiet)
     assert read_generator_metadata(tmp_path / "r")["epoch"] == 1
+
+
+def test_adaptive_threads_keep_the_faster_count(monkeypatch):
+    from kolorize.train import threads as threads_module
+
+    counts = []
+    monkeypatch.setattr(threads_module.torch, "set_num_threads", counts.append)
+    current = lambda: counts[-1] if counts else 2  # noqa: E731
+    monkeypatch.setattr(threads_module.torch, "get_num_threads", current)
+    seconds = {1: 1.0, 2: 3.0}  # a shared machine: one thread is faster
+    now = [0.0]
+
+    def tick():
+        return now[0]
+
+    monkeypatch.setattr(threads_module.time, "perf_counter", tick)
+    tuner = threads_module.ThreadTuner(period=20, probe=3, most=2, log=lambda _m: None)
+    used = []
+    for _ in range(25):
+        tuner.before_step()
+        used.append(counts[-1] if counts else 2)
+        now[0] += seconds[used[-1]]
+        tuner.after_step()
+    assert used[:3] == [1, 1, 1] and used[3:6] == [2, 2, 2]
+    assert set(used[6:20]) == {1} and tuner.chosen == 1
+    assert used[20:23] == [1, 1, 1]  # the next period measures again

@@ -88,6 +88,9 @@ class TrainConfig:
     samples: int = 8  # validation images in the per-epoch sample grid
     val_images: int = 256  # validation images scored (L1) after each epoch; 0 to skip
     loader_threads: int = 1
+    # CPU: every few hundred steps, time 1 thread against all and train with the faster (on a
+    # machine shared with other work, one thread can be several times faster)
+    adaptive_threads: bool = False
 
 
 @dataclass

@@ -74,6 +74,7 @@ from kolorize.train.step import (
     TrainingStep,
     no_graph_reason,
 )
+from kolorize.train.threads import ThreadTuner
 from kolorize.train.validate import validate
 
 
@@ -150,6 +151,7 @@ class Trainer:
         self.images_seen = 0
         self.seconds = 0.0
         self.cpu_seconds = 0.0
+        self._clock = (time.monotonic(), time.process_time())  # restarted as fit begins
         self.inherited = history.inherited(t.init_from)
         if checkpoint is not None:
             self._restore(checkpoint)
@@ -161,6 +163,9 @@ class Trainer:
             GraphedStep(self.training_step, log=self.log) if graphed else self.training_step
         )
         self.logs = RunLog(self.run_dir, enabled=self.dist.is_main)
+        self.threads = (
+            ThreadTuner(log=self.log) if t.adaptive_threads and self.device.type == "cpu" else None
+        )
 
     def _build_step(self, graphed: bool) -> TrainingStep:
         t = self.cfg.train
@@ -386,7 +391,11 @@ class Trainer:
         )  # fmt: skip
         with bar:
             for batch in self.batches:
+                if self.threads is not None:
+                    self.threads.before_step()
                 losses = self.take_step(batch)
+                if self.threads is not None:
+                    self.threads.after_step()
                 # a set smaller than one batch per process comes as one short batch
                 images = len(batch) * self.dist.world_size
                 epoch.add(losses, images)
