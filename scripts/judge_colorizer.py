@@ -11,7 +11,9 @@ photo's gray version through `Colorizer` (full-resolution recombination, as user
 Per model: mean per-image PSNR, the share of photos where it beats the gray image and the
 tint, Colorfulness, and hue accuracy (balanced over 6 hue sectors, and per sector). The tint
 is the training photos' mean ab recorded in the first model's metadata (`mean_ab`), or --tint.
-`--temperature T1,T2,...` scores a classes model at each annealed-mean T (a row each);
+`--temperature T1,T2,...` scores a classes model at each annealed-mean T, `--unbalance
+B1,B2,...` with each share of its rebalancing undone (`kolorize.ab_bins.unbalancing_offset`;
+a row for each pair);
 `--hints K1,K2,...` also scores hint-capable models given K hints taken from the truth (the
 photo's mean colour over each hint's square, at seeded random points; a row per K);
 `--sheet` draws photos spread over the list as gray | tint | each row | original.
@@ -27,6 +29,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from kolorize.ab_bins import unbalancing_offset
 from kolorize.color import AB_SCALE
 from kolorize.data.images import load_rgb
 from kolorize.evaluate.colorfulness import colorfulness
@@ -71,6 +74,25 @@ def truth_hints(truth: np.ndarray, k: int, *, seed: int) -> list[Hint]:
     return hints
 
 
+class Decoding:
+    """How a classes model turns its logits into colour: the annealed mean's T and the share
+    of its rebalancing undone."""
+
+    def __init__(self, net, t: float | None, strength: float | None, weights) -> None:
+        self.net, self.t, self.strength = net, t, strength
+        self.t_default = float(net.temperature)
+        self.offset = torch.zeros_like(net.logit_offset)
+        if strength is not None:
+            self.offset = unbalancing_offset(torch.tensor(weights), strength)
+        self.label = (f" T={t:g}" if t is not None else "") + (
+            f" B={strength:g}" if strength is not None else ""
+        )
+
+    def apply(self) -> None:
+        self.net.temperature.fill_(self.t if self.t is not None else self.t_default)
+        self.net.logit_offset.copy_(self.offset)
+
+
 class Row:
     """One colorizer's tallies over the photos."""
 
@@ -111,6 +133,7 @@ def main() -> None:
     parser.add_argument("--root", type=Path, default=SHARED)
     parser.add_argument("--render-size", type=int)
     parser.add_argument("--temperature", help="T or T1,T2,...: classes models' annealed mean")
+    parser.add_argument("--unbalance", help="B or B1,B2,...: classes models' unbalancing")
     parser.add_argument("--tint", help="A,B: the tint's ab (default: the model's mean_ab)")
     parser.add_argument("--hints", help="K1,K2,...: hint counts for hint-capable models")
     parser.add_argument("--out", type=Path)
@@ -127,21 +150,26 @@ def main() -> None:
             raise SystemExit(f"{models[0]} records no mean_ab: give --tint A,B")
         tint = tuple(recorded)
     temperatures = [float(t) for t in args.temperature.split(",")] if args.temperature else [None]
+    strengths = [float(b) for b in args.unbalance.split(",")] if args.unbalance else [None]
     hint_counts = [int(k) for k in args.hints.split(",")] if args.hints else [0]
-    colorizers: dict[str, tuple[Colorizer, float | None, int]] = {}
+    colorizers: dict[str, tuple[Colorizer, Decoding | None, int]] = {}
     for m in models:
         name = Path(m).name if Path(m).is_dir() else Path(m).stem
         c = Colorizer.load(m, render_size=args.render_size, precision="fp32")
         net = getattr(c._predict, "net", None)  # a TorchPredictor's generator
-        has_t = net is not None and hasattr(net, "temperature")
-        for t in temperatures if has_t else [None]:
+        decodings: list[Decoding | None] = [None]
+        if net is not None and hasattr(net, "temperature"):
+            weights = read_generator_metadata(m).get("class_weights")
+            decodings = [
+                Decoding(net, t, b, weights)
+                for t in temperatures
+                for b in (strengths if weights is not None else [None])
+            ]
+        for d in decodings:
             for k in hint_counts if c.takes_hints else [0]:
-                key = (
-                    name
-                    + (f" T={t:g}" if t is not None else "")
-                    + (f" k={k}" if args.hints else "")
-                )
-                colorizers[key] = (c, t, k)
+                key = name + (d.label if d is not None else "")
+                key += f" k={k}" if args.hints else ""
+                colorizers[key] = (c, d, k)
     gray, tinted = Row("gray"), Row("tint")
     rows = {key: Row(key) for key in colorizers}
     tint_map = (np.array(tint, np.float32) / AB_SCALE)[:, None, None]
@@ -156,9 +184,9 @@ def main() -> None:
         outs = [recombine(truth_np, None), recombine(truth_np, tint_map)]
         gray.add(outs[0], truth)
         tinted.add(outs[1], truth)
-        for key, (c, t, k) in colorizers.items():
-            if t is not None:
-                c._predict.net.temperature.fill_(t)
+        for key, (c, d, k) in colorizers.items():
+            if d is not None:
+                d.apply()
             out = np.asarray(c.colorize(photo, hints=truth_hints(truth_np, k, seed=i)))
             rows[key].add(out, truth)
             outs.append(out)

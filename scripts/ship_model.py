@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from kolorize.ab_bins import unbalancing_offset
 from kolorize.models.files import DEFAULT_MODEL, read_generator, save_generator_tensors
 
 FILES_PY = Path(__file__).resolve().parents[1] / "src" / "kolorize" / "models" / "files.py"
@@ -29,12 +30,19 @@ def main() -> None:
     parser.add_argument("source")
     parser.add_argument("--note", default="")
     parser.add_argument("--temperature", type=float)
+    parser.add_argument("--unbalance", type=float, help="share of the rebalancing undone")
     args = parser.parse_args()
     tensors, cfg, meta = read_generator(args.source)
     if args.temperature is not None:
         if "temperature" not in tensors:
             raise SystemExit(f"{args.source} is not a classes model: it has no temperature")
         tensors["temperature"] = torch.tensor(args.temperature)
+    if args.unbalance is not None:
+        if "class_weights" not in meta:
+            raise SystemExit(f"{args.source} records no class_weights to undo")
+        weights = torch.tensor(meta["class_weights"])
+        tensors["logit_offset"] = unbalancing_offset(weights, args.unbalance)
+        meta["unbalance"] = args.unbalance
     half = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in tensors.items()}
     shipped_from = Path(args.source).resolve().name
     save_generator_tensors(DEFAULT_MODEL, half, cfg, **meta, shipped_from=shipped_from,

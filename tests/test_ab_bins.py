@@ -76,3 +76,20 @@ def test_classification_loss_is_smallest_for_the_true_distribution():
     # at half the size, the target is the true ab averaged over 2x2 squares
     big = torch.nn.functional.interpolate(ab, scale_factor=2, mode="nearest")
     assert ab_bins.classification_loss(exact, big).item() == pytest.approx(good.item(), rel=1e-5)
+
+
+def test_unbalancing_recovers_the_distribution_before_rebalancing():
+    rng = torch.Generator().manual_seed(3)
+    q = ab_bins.n_classes()
+    p = torch.rand(q, generator=rng, dtype=torch.float64) ** 3
+    p /= p.sum()
+    prior = ab_bins.smoothed_prior(torch.rand(q, generator=rng, dtype=torch.float64))
+    w = ab_bins.rebalancing_weights(prior)
+    learned = torch.log(w.double() * p).float()  # what rebalanced cross-entropy drives to
+    offset = ab_bins.unbalancing_offset(w, 1.0)
+    logits = (learned + offset)[None, :, None, None]
+    centres = torch.from_numpy(ab_bins.class_centres()).double()
+    mean = (p[:, None] * centres).sum(0)
+    got = ab_bins.annealed_mean(logits, 1.0)[0, :, 0, 0].double() * AB_SCALE
+    assert torch.allclose(got, mean, atol=1e-3)
+    assert torch.equal(ab_bins.unbalancing_offset(w, 0.0), torch.zeros(q))

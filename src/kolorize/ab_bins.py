@@ -113,6 +113,14 @@ def rebalancing_weights(prior: torch.Tensor, rebalance: float = REBALANCE) -> to
     return w.float()
 
 
+def unbalancing_offset(weights: torch.Tensor, strength: float) -> torch.Tensor:
+    """(Q,) logit offset that undoes `strength` (0..1) of the rebalancing a model was trained
+    with: rebalanced cross-entropy makes the predicted distribution about w * p rather than
+    p, so adding -log w to the logits gives back p, whose mean is the accurate, muted colour
+    (the most PSNR); 0 keeps the vivid rebalanced one."""
+    return -strength * torch.log(weights.double()).float()
+
+
 def classification_loss(
     logits: torch.Tensor, ab: torch.Tensor, weights: torch.Tensor | None = None
 ) -> torch.Tensor:

@@ -10,7 +10,8 @@ Two options, both for the shipped colorizer:
   is taken as "no hints" (the three channels zero).
 - `classes`: colour as classes (`kolorize.ab_bins`): a 1x1 conv on the decoder's half-size
   features gives logits over the ab classes, `forward` turns them into ab by the annealed mean
-  at the `temperature` buffer (stored with the weights, tuned on validation photos) and
+  at the `temperature` buffer, after adding the `logit_offset` buffer (both stored with the
+  weights and chosen on validation photos: `kolorize.ab_bins.unbalancing_offset`), and
   upsamples it to the input's size. `forward(x, logits=True)` gives the logits for training.
 """
 
@@ -118,6 +119,7 @@ class ResNetUNetGenerator(nn.Module):
         if classes:
             self.classes = nn.Conv2d(ch[0], classes, 1)
             self.register_buffer("temperature", torch.tensor(DEFAULT_TEMPERATURE))
+            self.register_buffer("logit_offset", torch.zeros(classes))
             init_pix2pix(self.classes)
         else:
             head = max(width // 2, 8)
@@ -138,5 +140,5 @@ class ResNetUNetGenerator(nn.Module):
         scores = self.classes(y)
         if logits:
             return scores
-        ab = annealed_mean(scores, self.temperature)
+        ab = annealed_mean(scores + self.logit_offset[:, None, None], self.temperature)
         return F.interpolate(ab, size=x.shape[-2:], mode="bilinear", align_corners=False)

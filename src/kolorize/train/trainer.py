@@ -507,8 +507,16 @@ class Trainer:
             image_size=self.image_size, epoch=self.epoch, step=self.step,
             phase=self.cfg.train.phase, crop_min=self.cfg.train.crop_min,
             mean_ab=[round(v, 3) for v in self.colours.mean_ab],
+            **self._class_weights(),
             **{history.TRAINING: history.combined(self.inherited, entry)},
         )  # fmt: skip
+
+    def _class_weights(self) -> dict[str, Any]:
+        """A classes model's rebalancing weights, so its decoding can undo them later."""
+        weights = getattr(self.colour, "weights", None)
+        if weights is None:
+            return {}
+        return {"class_weights": [round(float(w), 5) for w in weights]}
 
     def _refresh_run_files(self) -> None:
         """The exported generator (when older than the run) and run.json, as the run ends."""
