@@ -1,5 +1,6 @@
 """Helpers for the evaluation and report tests: a small random Inception stand-in (injected
-through `Backbones`, the path the real network takes) and tiny trained runs."""
+through `Backbones`, the path the real network takes), tiny trained runs, and a metrics.json
+as an older kolorize wrote it."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import torch
 from torch import nn
 
 from kolorize.config import load_config
+from kolorize.evaluate.yardsticks import SECTORS
 from kolorize.train.trainer import train
 
 TINY = {
@@ -50,3 +52,19 @@ def train_tiny_runs(data: Path, root: Path) -> list[Path]:
         data, root / "GAN_1", log=quiet,
     )  # fmt: skip
     return [unet, gan]
+
+
+def as_written_before_the_yardsticks(data: dict) -> dict:
+    """A metrics.json as kolorize wrote it before the baselines, beats and hue metrics."""
+    new_keys = {"beats_gray", "beats_tint", "hue", *(f"hue_{s}" for s in SECTORS)}
+    old = {k: v for k, v in data.items() if k != "tint_ab"}
+    old["settings"] = {k: v for k, v in data["settings"].items()
+                       if k not in new_keys and k != "baselines"}  # fmt: skip
+    old["metrics"] = [m for m in data["metrics"] if m["key"] not in new_keys]
+    old["rows"] = [
+        {**{k: v for k, v in row.items() if k != "baseline"},
+         "values": {k: v for k, v in row["values"].items() if k not in new_keys}}
+        for row in data["rows"]
+        if not row["baseline"]
+    ]  # fmt: skip
+    return old

@@ -94,6 +94,23 @@ def test_psnr_of_identical_images_is_infinite_not_capped():
     assert M.score_row(scores, scores, seed=0)["values"]["psnr"] == float("inf")
 
 
+def test_beats_counts_strict_wins_per_image_and_a_baseline_is_not_its_own_rival():
+    inf = float("inf")
+    assert M.beats(np.array([inf, 20.0, 10.0, 15.0]), np.array([inf, 15.0, 12.0, 15.0])) == 25
+    real = _photos(8)
+    close, far = _noisy(real, 4.0), _noisy(real, 40.0)
+    mixed = torch.cat([close[:6], far[6:]])  # better than `far` on 6 of 8, ties on 2
+    scored = {name: _score(images, real) for name, images in
+              (("gray", far), ("tint", close), ("model", mixed))}  # fmt: skip
+    baselines = {"gray": scored["gray"], "tint": scored["tint"]}
+    values = M.score_row(scored["model"], scored["model"], seed=0, baselines=baselines)["values"]
+    assert values["beats_gray"] == 75.0
+    assert values["beats_tint"] == 0.0  # six ties (no wins) with `close`, two losses
+    gray = M.score_row(scored["gray"], scored["model"], seed=0, baselines=baselines)["values"]
+    assert gray["beats_gray"] is None and gray["beats_tint"] == 0.0
+    assert M.score_row(scored["model"], scored["model"], seed=0)["values"]["beats_gray"] is None
+
+
 def test_ssim_matches_scikit_image_with_torchmetrics_border_convention():
     # torchmetrics averages the SSIM map over the whole image, its borders computed on a
     # reflect-padded image; scikit-image crops the borders. Padding the same way and keeping
@@ -188,7 +205,8 @@ def test_each_metric_shows_its_own_digits():
     by_key = {m.key: m for m in M.METRICS}
     shown = {key: metric.format(1 / 3) for key, metric in by_key.items()}
     assert shown == {"psnr": "0.33", "ssim": "0.3333", "lpips": "0.3333", "fid": "0.33",
-                     "is": "0.333", "colorfulness": "0.33", "kid": "0.33333"}  # fmt: skip
+                     "is": "0.333", "colorfulness": "0.33", "kid": "0.33333",
+                     "beats_gray": "0.3", "beats_tint": "0.3", "hue": "0.3"}  # fmt: skip
     assert by_key["psnr"].format(float("inf")) == "∞" and by_key["ssim"].format(None) == "n/a"
     assert by_key["fid"].format(-1e-7) == "0.00"  # a set against itself: zero, not "-0.00"
     assert by_key["kid"].format(-0.002) == "-0.00200"

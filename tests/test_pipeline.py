@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from clihelp import run_cli
+from evalhelp import as_written_before_the_yardsticks
 from kolorize.data.cache import ImageCache
 
 REPO = Path(__file__).resolve().parents[1]
@@ -24,7 +25,7 @@ def test_study_trains_scores_reports_and_a_rerun_does_nothing(tiny_dataset, tmp_
 
     with open(out / "metrics.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == 6
+    assert len(rows) == 8  # the ground truth, the gray image, the tint, five models
     header = " ".join(rows[0]).lower()
     assert all(metric in header for metric in SIX)
     metrics = json.loads((out / "metrics.json").read_text())
@@ -35,6 +36,14 @@ def test_study_trains_scores_reports_and_a_rerun_does_nothing(tiny_dataset, tmp_
     assert again.code == 0, again.err
     assert "nothing to train" in again.err and "nothing to evaluate" in again.err
     assert "report is up to date" in again.err
+
+    # scores from before the baselines and hue metrics existed are scored again
+    old = as_written_before_the_yardsticks(metrics)
+    (out / "metrics.json").write_text(json.dumps(old))
+    rescored = run_cli("study", str(QUICK), "--data", str(tiny_dataset), "--out", str(out))
+    assert rescored.code == 0, rescored.err
+    assert "nothing to evaluate" not in rescored.err and "Mean-colour tint: " in rescored.err
+    assert "beats_tint" in json.loads((out / "metrics.json").read_text())["rows"][-1]["values"]
 
 
 def test_no_evaluate_only_trains(tiny_dataset, tmp_path):

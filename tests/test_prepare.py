@@ -195,3 +195,46 @@ def test_validation_can_come_from_its_own_folder(tmp_path):
     assert [r["source"] for r in rows if r["split"] == "val"] == ["held_out"] * 3
     assert {r["source"] for r in rows if r["split"] == "train"} == {"train"}
     assert sum(r["split"] == "train" for r in rows) == 7
+
+
+def test_prepare_records_the_training_photos_mean_ab_and_old_datasets_compute_it(
+    tiny_dataset, tmp_path
+):
+    from skimage.color import rgb2lab
+
+    from kolorize.data.colours import train_mean_ab
+    from kolorize.train.build import training_colours
+
+    cache = ImageCache(tiny_dataset)
+    recorded = cache.info["mean_ab"]
+    assert cache.mean_ab() == tuple(recorded)
+    # the definition, independently: every train image (fewer than 1024), area-resized to 64 px
+    # (here 32 -> 64: each pixel repeated), scikit-image's Lab, the mean over all pixels
+    train = np.asarray(cache.split("train"))
+    lab = rgb2lab(train.repeat(2, axis=1).repeat(2, axis=2))
+    assert recorded == pytest.approx([lab[..., 1].mean(), lab[..., 2].mean()], abs=0.01)
+    # what training computes from the same photos, to the last bit
+    assert training_colours(cache).mean_ab == tuple(recorded)
+
+    # a dataset prepared before info.json held it: computed the same way, from the same rows
+    old = tmp_path / "old"
+    shutil.copytree(tiny_dataset, old)
+    info = json.loads((old / "info.json").read_text())
+    del info["mean_ab"]
+    (old / "info.json").write_text(json.dumps(info))
+    assert ImageCache(old).mean_ab() == tuple(recorded)
+    assert train_mean_ab(train[:0]) == (0.0, 0.0)  # no training photos: no colour to know
+
+    info["mean_ab"] = ["red", 3]
+    (old / "info.json").write_text(json.dumps(info))
+    with pytest.raises(KolorizeError, match="damaged"):
+        ImageCache(old).mean_ab()
+
+
+def test_the_colour_sample_is_the_seeded_1024_training_rows():
+    from kolorize.data.colours import sample_rows
+
+    rows = sample_rows(5000)
+    assert len(rows) == 1024 and np.all(np.diff(rows) > 0)
+    assert np.array_equal(rows, np.sort(np.random.default_rng(0).permutation(5000)[:1024]))
+    assert np.array_equal(sample_rows(30), np.arange(30))

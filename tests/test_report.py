@@ -3,6 +3,7 @@ shows it."""
 
 import base64
 import io
+import json
 import re
 import shutil
 
@@ -11,11 +12,11 @@ import pytest
 from PIL import Image
 
 from clihelp import run_cli
-from evalhelp import SmallInception, train_tiny_runs
+from evalhelp import SmallInception, as_written_before_the_yardsticks, train_tiny_runs
 from kolorize.errors import KolorizeError
 from kolorize.evaluate import evaluate_runs
 from kolorize.evaluate.backbones import Backbones, build_lpips, write_random_weights
-from kolorize.evaluate.results import read_results
+from kolorize.evaluate.results import NOT_MEASURED, read_results
 from kolorize.report import write_report
 
 CHROMIUM_ARGS = [
@@ -64,12 +65,20 @@ def test_report_files_table_marks_and_pictures(study):
     assert md_path == study / "REPORT.md" and html_path == study / "report.html"
     md = md_path.read_text()
     header = next(line for line in md.splitlines() if line.startswith("| Model |"))
-    for label in ("PSNR (dB) ↑", "SSIM ↑", "LPIPS ↓", "FID (n=8) ⚠ ↓", "IS ↑", "Colorfulness ≈"):
+    for label in ("PSNR (dB) ↑", "SSIM ↑", "LPIPS ↓", "FID (n=8) ⚠ ↓", "IS ↑", "Colorfulness ≈",
+                  "Beats gray (%) ↑", "Beats tint (%) ↑", "Hue accuracy (%) ↑"):  # fmt: skip
         assert label in header
-    rows = [line for line in md.splitlines() if line.startswith("| ")][1:4]
-    assert rows[0].startswith("| *Ground truth (reference)* | ∞ | 1.0000 |")
-    assert sum(row.count("★") for row in rows) == 7  # one best model per metric column
-    assert "★" not in rows[0]
+    rows = [line for line in md.splitlines() if line.startswith("| ")][1:6]
+    assert rows[0].startswith("| *Ground truth (reference)* | ∞ | 100.0 | 100.0 | 1.0000 |")
+    assert rows[1].startswith("| *Gray image (baseline)* |")
+    assert rows[2].startswith("| *Mean-colour tint (baseline)* |")
+    assert rows[1].split(" | ")[2] == "–" and rows[2].split(" | ")[3] == "–"  # not vs itself
+    assert sum(row.count("★") for row in rows) == 10  # one best model per metric column
+    assert "★" not in rows[0] + rows[1] + rows[2]  # yardsticks, not contenders
+    assert "### Hue accuracy by sector" in md
+    assert "| Model | Reds | Yellows | Greens | Cyans | Blues | Magentas |" in md
+    assert "by definition" in md and "not a measurement" in md  # the ground truth's figures
+    assert "Mean-colour tint: its own L with every pixel at the training split's mean" in md
     for name in re.findall(r"\]\((report_assets/[^)]+)\)", md):
         Image.open(study / name).verify()
     assert "FID on 8 images" in md
@@ -80,10 +89,12 @@ def test_report_files_table_marks_and_pictures(study):
     pictures = _images(page)
     for png in pictures:
         Image.open(io.BytesIO(png)).verify()
-    # 7 bar charts, the training curves and the validation grid
-    assert len(pictures) == 9
-    assert page.count('<td class="best">') == 7
+    # 10 bar charts, the training curves and the validation grid
+    assert len(pictures) == 12
+    assert page.count('<td class="best">') == 10
     assert "Ground truth (reference)" in page and "U-Net_1" in page and "GAN_1" in page
+    assert page.count('<tr class="baseline">') == 2 * 2  # the results and the sector tables
+    assert 'id="hue-sectors"' in page
 
 
 def test_na_metrics_show_their_reason(offline_study):
@@ -95,7 +106,56 @@ def test_na_metrics_show_their_reason(offline_study):
     page = html_path.read_text()
     assert "alexnet-owt-7be5be79.pth (LPIPS) not found" in page
     assert "No charts for LPIPS, FID, IS, KID" in page
-    assert len(_images(page)) == 3 + 2  # PSNR, SSIM, Colorfulness charts; curves; grid
+    # PSNR, beats gray, beats tint, SSIM, Colorfulness, hue accuracy charts; curves; grid
+    assert len(_images(page)) == 6 + 2
+
+
+def test_an_older_metrics_json_still_renders(study, tmp_path):
+    old = tmp_path / "old"
+    shutil.copytree(study, old)
+    data = json.loads((study / "metrics.json").read_text())
+    (old / "metrics.json").write_text(json.dumps(as_written_before_the_yardsticks(data)))
+    results = read_results(old)
+    assert results.baselines == [] and results.tint_ab is None
+    assert results.not_measured == ["beats_gray", "beats_tint", "hue"]
+    md_path, html_path = write_report(old, log=_quiet)
+    md = md_path.read_text()
+    rows = [line for line in md.splitlines() if line.startswith("| ")][1:4]
+    assert [r.split(" | ")[0] for r in rows] == ["| *Ground truth (reference)*", "| U-Net_1",
+                                                 "| GAN_1"]  # fmt: skip
+    assert sum(row.count("★") for row in rows) == 7  # the metrics it has
+    mark = next(i for i, (reason, _) in enumerate(results.missing_by_reason())
+                if reason == NOT_MEASURED) + 1  # fmt: skip
+    assert rows[1].split(" | ")[2] == f"n/a [{mark}]"
+    assert f"n/a (Beats gray (%), Beats tint (%), Hue accuracy (%)): {NOT_MEASURED}" in md
+    assert "Hue accuracy by sector" not in md and "by definition" not in md
+    page = html_path.read_text()
+    assert len(_images(page)) == 7 + 2  # the old metrics' charts; curves; grid
+    assert 'class="baseline"' not in page and "No charts for Beats gray (%)" in page
+
+
+def test_every_chart_draws_the_baselines_beside_the_models(study, monkeypatch):
+    from kolorize.evaluate.metrics import METRICS
+    from kolorize.report import _bar_figures, plots
+
+    results = read_results(study)
+    drawn: dict[str, dict] = {}
+    real = plots.metric_bars
+
+    def recording(metric, values, reference, best, colors, baselines=None):
+        drawn[metric.key] = baselines
+        assert best not in baselines and set(values) == {"U-Net_1", "GAN_1"}
+        return real(metric, values, reference, best, colors, baselines)
+
+    monkeypatch.setattr(plots, "metric_bars", recording)
+    colors = {**plots.baseline_colors(["Gray image", "Mean-colour tint"]),
+              **plots.model_colors(["U-Net_1", "GAN_1"])}  # fmt: skip
+    figures = _bar_figures(results, colors)
+    assert [f.name for f in figures] == [f"metric_{m.key}.png" for m in METRICS]
+    for key, baselines in drawn.items():
+        assert set(baselines) == {"Gray image", "Mean-colour tint"}, key
+    assert drawn["beats_gray"]["Gray image"] is None  # no bar: not compared with itself
+    assert drawn["beats_gray"]["Mean-colour tint"] is not None
 
 
 def test_validation_grid_is_seeded_and_fixed(study, tmp_path):
@@ -154,10 +214,10 @@ def test_html_shows_the_table_and_images_in_chromium(study, tmp_path):
         page.goto(html_path.as_uri())
         table = page.locator("table#results")
         assert table.is_visible()
-        assert table.locator("tbody tr").count() == 3
+        assert table.locator("tbody tr").count() == 5
         assert "∞" in table.locator("tbody tr").first.inner_text()
         images = page.locator("img")
-        assert images.count() == 9
+        assert images.count() == 12
         for i in range(images.count()):
             img = images.nth(i)
             img.scroll_into_view_if_needed()

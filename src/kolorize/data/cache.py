@@ -3,7 +3,8 @@ plus the manifest (which photo is which row, its hash and split), the skipped-fi
 a summary. Validation images come first, so the validation set stays the same when the subset
 grows.
 
-    DIR/info.json      summary: size, counts, seed, sources, skipped reasons
+    DIR/info.json      summary: size, counts, seed, sources, skipped reasons, the training
+                       photos' mean ab (`mean_ab`, see colours.py)
     DIR/images.u8      uint8, shape (count, size, size, 3), row-major
     DIR/manifest.csv   index, split, source, path, sha256, width, height, conversions
     DIR/skipped.csv    source, path, reason, detail
@@ -14,6 +15,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -64,6 +66,12 @@ class CacheWriter:
 
     def close(self) -> None:
         self._images.close()
+
+    def written(self) -> np.ndarray:
+        """The images added so far, (count, size, size, 3) memory-mapped; ends the writing."""
+        self.close()
+        shape = (len(self.rows), self.size, self.size, 3)
+        return np.memmap(self.folder / IMAGES, dtype=np.uint8, mode="r", shape=shape)
 
     def write_index(self, info: dict[str, Any]) -> None:
         with open(self.folder / MANIFEST, "w", newline="") as f:
@@ -145,6 +153,29 @@ class ImageCache:
             return self.images[self.n_val :]
         raise ValueError(f"unknown split {name!r}")
 
+    def mean_ab(self) -> tuple[float, float]:
+        """The training split's mean (a, b) in Lab units, as `kolorize data prepare` recorded
+        it; a dataset prepared before it did gets the same computation (colours.py) here."""
+        recorded = self.info.get("mean_ab")
+        if recorded is None:
+            # torch only when needed: reading a dataset stays light
+            from kolorize.data.colours import train_mean_ab
+
+            return train_mean_ab(self.split("train"))
+        if not _is_ab(recorded):
+            raise KolorizeError(
+                f"{self.root / INFO} is damaged (mean_ab {recorded!r}); prepare the data again"
+            )
+        return float(recorded[0]), float(recorded[1])
+
     def manifest(self) -> list[dict[str, str]]:
         with open(self.root / MANIFEST, newline="") as f:
             return list(csv.DictReader(f))
+
+
+def _is_ab(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(v, int | float) and math.isfinite(v) for v in value)
+    )

@@ -156,6 +156,15 @@ def _collect(
     return written
 
 
+def _train_mean_ab(writer: CacheWriter, n_val: int) -> tuple[float, float]:
+    """The training photos' mean ab (the evaluation's mean-colour tint), from what was
+    written: validation rows come first."""
+    # imported here: torch is loaded only once the worker processes are done
+    from kolorize.data.colours import train_mean_ab
+
+    return train_mean_ab(writer.written()[n_val:])
+
+
 def prepare(
     candidates: Sequence[Candidate],
     out: str | Path,
@@ -238,6 +247,7 @@ def _prepare_locked(
                 raise KolorizeError("no usable training images in the given sources")
         for row in writer.rows:
             row.split = "val" if row.index < n_val else "train"
+        mean_ab = _train_mean_ab(writer, n_val)
         if n_train + n_val < req.n:
             log(
                 f"asked for {req.n} images but only {n_train + n_val} usable ones exist: "
@@ -256,12 +266,14 @@ def _prepare_locked(
             "skipped": dict(sorted(tally.skipped.items())),
             "converted": dict(sorted(tally.converted.items())),
             "seconds": round(elapsed, 2),
+            "mean_ab": list(mean_ab),
         }
         writer.write_index(info)
     log(
         f"prepared {out}: {n_train} train / {n_val} val at {req.size}x{req.size}, "
         f"{sum(tally.skipped.values())} skipped "
-        f"({elapsed:.1f} s, {tally.examined / max(elapsed, 1e-9):.0f} files/s)"
+        f"({elapsed:.1f} s, {tally.examined / max(elapsed, 1e-9):.0f} files/s); "
+        f"training photos' mean colour a = {mean_ab[0]:.2f}, b = {mean_ab[1]:.2f}"
     )
     return read_info(out)
 

@@ -1,9 +1,12 @@
 """Evaluate trained generators on the validation split of a prepared dataset, as the study
 does: every model's colorizations against the real photos, plus the ground-truth row (the
-real photos scored against themselves and on their own), written to metrics.json/.csv.
+real photos scored against themselves and on their own) and two baselines a colorizer has to
+beat (the gray image, and the mean-colour tint: the training photos' mean ab on every pixel),
+written to metrics.json/.csv.
 
 The real photos go through the networks once: their Inception features are the reference
-for every model's FID and KID. Each colorized set gets one Inception pass for FID, KID and IS.
+for every model's FID and KID. Each colorized set (and each baseline) gets one Inception pass
+for FID, KID and IS.
 """
 
 from __future__ import annotations
@@ -25,7 +28,14 @@ from kolorize.device import resolve_device, resolve_precision
 from kolorize.errors import KolorizeError
 from kolorize.evaluate import metrics as M
 from kolorize.evaluate.backbones import Backbones, load_backbones
-from kolorize.evaluate.results import GROUND_TRUTH, Results, Row, write_results
+from kolorize.evaluate.results import BASELINES, GROUND_TRUTH, Results, Row, write_results
+from kolorize.evaluate.yardsticks import (
+    HUE_TOLERANCE,
+    PREDICTED_CHROMA,
+    SECTORS,
+    TRUE_CHROMA,
+    tint_images,
+)
 from kolorize.inference.tensors import check_size, colorize_tensors, ready_generator, to_nchw
 from kolorize.models.files import load_generator, resolve_generator_file
 from kolorize.progress import progress
@@ -50,6 +60,16 @@ SETTINGS = {
     "is": f"torchmetrics Inception Score on the unbiased logits, {M.IS_SPLITS} seeded splits "
     "(fewer under 20 images: at least 2 images per split)",
     "colorfulness": "Hasler & Suesstrunk, RGB in 0..255, population std, mean over images",
+    "beats_gray": "share of the validation images whose per-image PSNR is strictly higher than "
+    "the gray image's on the same image (a tie is no win); none for the gray image itself",
+    "beats_tint": "share of the validation images whose per-image PSNR is strictly higher than "
+    "the mean-colour tint's on the same image (a tie is no win); none for the tint itself",
+    "hue": f"the real photos' clearly coloured pixels (C*ab > {TRUE_CHROMA:g}) fall into 6 "
+    f"sectors of 60 degrees of Lab hue ({', '.join(SECTORS)}, from 0 degrees); in each, the "
+    f"share whose colorization is coloured (C*ab > {PREDICTED_CHROMA:g}) and within "
+    f"{HUE_TOLERANCE:g} degrees of the true hue, pooled over the set's pixels; then the mean "
+    "over the sectors present (balanced, so painting everything the commonest colour does not "
+    "pay). Each sector's share is in metrics.json/.csv (hue_reds ... hue_magentas)",
     "per_image": f"mean, median and 95% percentile-bootstrap interval of the mean "
     f"({M.BOOTSTRAP_RESAMPLES} seeded resamples)",
 }
@@ -86,6 +106,9 @@ def select_runs(paths: Sequence[str | Path], log: Callable[[str], None]) -> list
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise KolorizeError(f"two models are named {', '.join(duplicates)}; rename one")
+    taken = sorted(set(names) & {GROUND_TRUTH, *BASELINES.values()})
+    if taken:  # the report finds rows by name
+        raise KolorizeError(f"{', '.join(taken)} names a row of the results table; rename it")
     return chosen
 
 
@@ -107,6 +130,27 @@ def _save_pngs(folder: Path, start: int, images: torch.Tensor) -> None:
         Image.fromarray(img).save(folder / f"{start + i:05d}.png")
 
 
+def _score_images(
+    make: Callable[[torch.Tensor], torch.Tensor],
+    val: np.ndarray,
+    backbones: Backbones,
+    device: torch.device,
+    *,
+    batch_size: int,
+    desc: str,
+    images_to: Path | None = None,
+) -> M.SetScores:
+    """The scores of the set `make` turns the validation photos into, batch by batch."""
+    scorer = M.SetScorer(backbones, device)
+    for start, rows in progress(_batches(val, batch_size), desc=desc, unit="batch"):
+        real = to_nchw(rows, device)
+        fake = make(real)
+        scorer.update(fake, real)
+        if images_to is not None:
+            _save_pngs(images_to, start, fake)
+    return scorer.result()
+
+
 def _score_model(
     net: nn.Module,
     val: np.ndarray,
@@ -121,16 +165,54 @@ def _score_model(
     desc: str,
 ) -> M.SetScores:
     net = ready_generator(net, device, train_mode=train_mode)
-    scorer = M.SetScorer(backbones, device)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)  # train-mode dropout draws the same noise on every run
-        for start, rows in progress(_batches(val, batch_size), desc=desc, unit="batch"):
-            real = to_nchw(rows, device)
-            fake = colorize_tensors(net, real, precision=precision)
-            scorer.update(fake, real)
-            if images_to is not None:
-                _save_pngs(images_to, start, fake)
-    return scorer.result()
+        return _score_images(
+            lambda real: colorize_tensors(net, real, precision=precision), val, backbones,
+            device, batch_size=batch_size, desc=desc, images_to=images_to,
+        )  # fmt: skip
+
+
+def _score_baselines(
+    val: np.ndarray,
+    tint_ab: tuple[float, float],
+    backbones: Backbones,
+    device: torch.device,
+    *,
+    batch_size: int,
+) -> dict[str, M.SetScores]:
+    """The gray image (a = b = 0) and the mean-colour tint, each on the photo's own L: made
+    by the same conversion, so the two differ only in their colour."""
+    colours = {"gray": (0.0, 0.0), "tint": tint_ab}
+    scores = {}
+    for name, ab in colours.items():
+        scores[name] = _score_images(
+            lambda real, ab=ab: tint_images(real, ab), val, backbones, device,
+            batch_size=batch_size, desc=BASELINES[name],
+        )  # fmt: skip
+    return scores
+
+
+def _tint_source(cache: ImageCache) -> str:
+    if "mean_ab" in cache.info:
+        return "recorded in the dataset's info.json by 'kolorize data prepare'"
+    if cache.n_train == 0:
+        return "the dataset has no training images, so the tint is the gray image"
+    return (
+        "computed from a seeded sample of the training split: the dataset was prepared before "
+        "'kolorize data prepare' recorded it"
+    )
+
+
+def _settings(tint_ab: tuple[float, float], source: str) -> dict[str, str]:
+    a, b = tint_ab
+    baselines = (
+        f"{BASELINES['gray']}: each photo's own L with a = b = 0. {BASELINES['tint']}: its own "
+        f"L with every pixel at the training split's mean colour, a = {a:.2f}, b = {b:.2f} "
+        f"({source}). Both are scored like models (FID, KID and IS against the same real "
+        "photos) but are yardsticks, not contenders: never marked best"
+    )
+    return {**SETTINGS, "baselines": baselines}
 
 
 def _load_generators(
@@ -161,6 +243,23 @@ def _usable(backbones: Backbones, side: int) -> Backbones:
         if net is None and slot not in missing:
             missing[slot] = f"no {slot} network was given"
     return replace(backbones, lpips=lpips, missing=missing)
+
+
+def _baseline_rows(
+    baselines: dict[str, M.SetScores],
+    real: M.SetScores,
+    *,
+    seed: int,
+    device: torch.device,
+    log: Callable[[str], None],
+) -> list[Row]:
+    rows = []
+    for name, scores in baselines.items():
+        scored = M.score_row(scores, real, seed=seed, baselines=baselines, device=device)
+        rows.append(Row(name=BASELINES[name], reference=False, baseline=True, run_dir=None,
+                        epoch=None, images=None, n_images=scores.n, **scored))  # fmt: skip
+        log(_summary_line(BASELINES[name], scored["values"], scores.n))
+    return rows
 
 
 def _model_row(
@@ -195,8 +294,10 @@ def evaluate_runs(
     provenance: dict[str, Any] | None = None,
     log: Callable[[str], None] = print,
 ) -> Results:
-    """Score every model (and the ground truth) on the validation split of `data_dir`; write
-    OUT/metrics.json and OUT/metrics.csv (and OUT/colorized/NAME/*.png with `save_images`).
+    """Score every model (and the ground truth, the gray image and the mean-colour tint of the
+    training split's mean ab, `ImageCache.mean_ab`) on the validation split of `data_dir`;
+    write OUT/metrics.json and OUT/metrics.csv (and OUT/colorized/NAME/*.png with
+    `save_images`).
 
     The generators run in float32 unless `precision` says "bf16" or "auto" (bf16 on CUDA,
     fp32 on a CPU): faster, but the metrics move. `backbones` replaces the pretrained networks
@@ -215,6 +316,9 @@ def evaluate_runs(
     if len(val) < 2:
         raise KolorizeError(f"{data_dir} has {len(val)} validation image(s); FID needs at least 2")
     generators, warnings = _load_generators(models, cache.size)
+    tint_ab, tint_source = cache.mean_ab(), _tint_source(cache)
+    if cache.n_train == 0:
+        warnings.append(f"{data_dir} has no training images: the mean-colour tint is gray")
     if backbones is None:
         backbones = load_backbones(weights_dir, require_all=require_all)
     backbones = _usable(backbones, cache.size)
@@ -224,17 +328,17 @@ def evaluate_runs(
     precision = resolve_precision(precision, device, workload="evaluate")  # auto: no measuring
     backbones.to(device)
     log(f"evaluating {len(models)} model(s) on {len(val)} validation images on {device}")
+    log(f"mean-colour tint: a = {tint_ab[0]:.2f}, b = {tint_ab[1]:.2f} ({tint_source})")
 
     # the real photos go through every network once; their features serve every model
-    ground_truth = M.SetScorer(backbones, device)
-    for _, rows in progress(_batches(val, batch_size), desc="real photos", unit="batch"):
-        real = to_nchw(rows, device)
-        ground_truth.update(real, real)
-    real_scores = ground_truth.result()
-    truth = M.score_row(real_scores, real_scores, seed=seed, device=device)
+    real_scores = _score_images(lambda real: real, val, backbones, device,
+                                batch_size=batch_size, desc="real photos")  # fmt: skip
+    baselines = _score_baselines(val, tint_ab, backbones, device, batch_size=batch_size)
+    truth = M.score_row(real_scores, real_scores, seed=seed, baselines=baselines, device=device)
     log(_summary_line(GROUND_TRUTH, truth["values"], real_scores.n))
     rows_out = [Row(name=GROUND_TRUTH, reference=True, run_dir=None, epoch=None, images=None,
                 n_images=real_scores.n, **truth)]  # fmt: skip
+    rows_out += _baseline_rows(baselines, real_scores, seed=seed, device=device, log=log)
 
     for model, net, meta in generators:
         # the model's images replace the old ones only once all are written
@@ -245,7 +349,7 @@ def evaluate_runs(
                 precision=precision, seed=seed, images_to=images_to, desc=model.name,
             )  # fmt: skip
         net.cpu()
-        scored = M.score_row(scores, real_scores, seed=seed, device=device)
+        scored = M.score_row(scores, real_scores, seed=seed, baselines=baselines, device=device)
         if scored["identical"]:
             warnings.append(
                 f"{model.name}: {scored['identical']} colorized image(s) equal the real ones "
@@ -273,10 +377,11 @@ def evaluate_runs(
         metrics=[vars(m) for m in M.METRICS],
         missing=_missing_by_metric(backbones),
         backbones=backbones.sources,
-        settings=SETTINGS,
+        settings=_settings(tint_ab, tint_source),
         warnings=warnings,
         rows=rows_out,
         provenance=provenance,
+        tint_ab=list(tint_ab),
     )
     json_path, csv_path = write_results(out_dir, results)
     log(f"metrics: {json_path} and {csv_path}")

@@ -2,7 +2,8 @@
 numbers match the field's standard code; Colorfulness is ours (see colorfulness.py).
 
 One `SetScorer` streams an image set batch by batch: per-image PSNR, SSIM, LPIPS and
-Colorfulness, the pooled PSNR, and one Inception pass whose features serve FID, KID and IS.
+Colorfulness, the pooled PSNR, the hue tally (yardsticks.py), and one Inception pass whose
+features serve FID, KID and IS.
 The real set's features are extracted once and reused for every model: FID, KID and IS take
 precomputed features through a pass-through module, so torchmetrics still does the maths.
 
@@ -24,13 +25,18 @@ Conventions (also written into metrics.json and the report):
   resize and on the image format (clean-fid): both are pinned here, and no JPEG step is used.
 - KID: 100 subsets of min(1000, n) images, cubic polynomial kernel; IS: 10 splits (fewer
   under 20 images, so each split holds at least 2). Both draw random subsets from a fixed seed.
+- Beats gray / beats tint: the share (in %) of the images whose per-image PSNR is strictly
+  higher than the baseline's on the same image (a tie is no win); a baseline is not compared
+  with itself (None).
+- Hue accuracy (%): `yardsticks.HueTally` pooled over the set, balanced over the 6 hue
+  sectors present; per sector beside it (`hue_reds` ... `hue_magentas`, json and csv).
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -47,6 +53,7 @@ from torchmetrics.image.kid import KernelInceptionDistance
 
 from kolorize.evaluate.backbones import Backbones
 from kolorize.evaluate.colorfulness import colorfulness
+from kolorize.evaluate.yardsticks import SECTORS, HueTally
 
 DATA_RANGE = 255.0
 FID_FULL_RANK = 2048
@@ -79,19 +86,29 @@ class MetricInfo:
 METRICS: tuple[MetricInfo, ...] = (
     MetricInfo("psnr", "PSNR (dB)", "higher", None,
                "mean of per-image PSNR; infinite for identical", digits=2),
+    MetricInfo("beats_gray", "Beats gray (%)", "higher", None,
+               "share of images with a higher PSNR than the gray image's", digits=1),
+    MetricInfo("beats_tint", "Beats tint (%)", "higher", None,
+               "share of images with a higher PSNR than the mean-colour tint's", digits=1),
     MetricInfo("ssim", "SSIM", "higher", None, "structural similarity, 1 = identical", digits=4),
     MetricInfo("lpips", "LPIPS", "lower", "lpips", "perceptual distance (AlexNet)", digits=4),
     MetricInfo("fid", "FID", "lower", "inception", "distance of feature distributions", digits=2),
     MetricInfo("is", "IS", "higher", "inception", "Inception Score (no reference)", digits=3),
     MetricInfo("colorfulness", "Colorfulness", "closer", None,
                "Hasler & Suesstrunk; real photos' is the target", digits=2),
+    MetricInfo("hue", "Hue accuracy (%)", "higher", None,
+               "coloured pixels given the right hue, balanced over 6 hue sectors", digits=1),
     MetricInfo("kid", "KID", "lower", "inception",
                "kernel distance, unbiased on small sets", digits=5),
 )  # fmt: skip
 METRIC_KEYS = tuple(m.key for m in METRICS)
 PER_IMAGE_KEYS = ("psnr", "ssim", "lpips", "colorfulness")
-# Values in metrics.json/.csv beside the table's: the pooled PSNR, for comparison only
-EXTRA_KEYS = ("psnr_pooled",)
+# Each "beats" metric and the baseline row it compares with (evaluate.py scores both)
+BEATS = {"beats_gray": "gray", "beats_tint": "tint"}
+HUE_SECTOR_KEYS = tuple(f"hue_{name}" for name in SECTORS)
+# Values in metrics.json/.csv beside the table's: the pooled PSNR, for comparison only, and
+# the hue accuracy of each sector
+EXTRA_KEYS = ("psnr_pooled", *HUE_SECTOR_KEYS)
 
 
 @dataclass
@@ -103,6 +120,7 @@ class SetScores:
     per_image: dict[str, np.ndarray]
     pool: torch.Tensor | None  # (n, D) float64 Inception pool features
     logits: torch.Tensor | None  # (n, K) float64 Inception logits
+    hue: HueTally = field(default_factory=HueTally)
 
 
 def psnr_per_image(images: torch.Tensor, references: torch.Tensor) -> torch.Tensor:
@@ -125,6 +143,7 @@ class SetScorer:
         self._per_image: dict[str, list[torch.Tensor]] = {k: [] for k in PER_IMAGE_KEYS}
         self._pool: list[torch.Tensor] = []
         self._logits: list[torch.Tensor] = []
+        self._hue = HueTally()
         if backbones.lpips is not None:
             backbones.lpips.reset()
 
@@ -142,6 +161,7 @@ class SetScorer:
         )
         values["ssim"].append(ssim.double())  # type: ignore[union-attr]
         values["colorfulness"].append(colorfulness(images))
+        self._hue.add(images.cpu(), references.cpu())
         if self.backbones.lpips is not None:
             self.backbones.lpips.update(images.float() / 255, references.float() / 255)
         if self.backbones.inception is not None:
@@ -164,6 +184,7 @@ class SetScorer:
             per_image=per_image,
             pool=torch.cat(self._pool) if self._pool else None,
             logits=torch.cat(self._logits) if self._logits else None,
+            hue=self._hue,
         )
 
 
@@ -245,16 +266,40 @@ def distribution(
     }
 
 
+def beats(psnr: np.ndarray, baseline_psnr: np.ndarray) -> float:
+    """The share (%) of images whose per-image PSNR is strictly higher than the baseline's on
+    the same image: a tie (both infinite, say) is no win."""
+    return 100 * float(np.mean(np.asarray(psnr) > np.asarray(baseline_psnr)))
+
+
+def _percent(share: float | None) -> float | None:
+    return None if share is None else 100 * share
+
+
 def score_row(
-    scores: SetScores, real: SetScores, *, seed: int, device: torch.device | str = "cpu"
+    scores: SetScores,
+    real: SetScores,
+    *,
+    seed: int,
+    baselines: dict[str, SetScores] | None = None,
+    device: torch.device | str = "cpu",
 ) -> dict[str, Any]:
     """The values of one row of the results table: `scores` is a colorized (or the real) set,
-    `real` the real set, whose Inception features are the reference for FID and KID."""
-    values: dict[str, float | None] = {k: None for k in METRIC_KEYS}
+    `real` the real set, whose Inception features are the reference for FID and KID.
+    `baselines`: the gray and tint sets by their `BEATS` name, for the "beats" shares (None
+    where a set is that baseline itself, or where none is given)."""
+    values: dict[str, float | None] = {k: None for k in (*METRIC_KEYS, *EXTRA_KEYS)}
     values["psnr"] = float(scores.per_image["psnr"].mean())
     values["psnr_pooled"] = scores.psnr_pooled
     values["ssim"] = float(scores.per_image["ssim"].mean())
     values["colorfulness"] = float(scores.per_image["colorfulness"].mean())
+    for key, name in BEATS.items():
+        baseline = (baselines or {}).get(name)
+        if baseline is not None and baseline is not scores:
+            values[key] = beats(scores.per_image["psnr"], baseline.per_image["psnr"])
+    values["hue"] = _percent(scores.hue.balanced())
+    for key, share in zip(HUE_SECTOR_KEYS, scores.hue.by_sector().values(), strict=True):
+        values[key] = _percent(share)
     if "lpips" in scores.per_image:
         values["lpips"] = float(scores.per_image["lpips"].mean())
     spread: dict[str, float] = {}

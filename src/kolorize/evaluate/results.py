@@ -1,9 +1,11 @@
-"""The results of an evaluation: `Results`, one `Row` per model after the ground truth's, and
+"""The results of an evaluation: `Results`, the ground truth's `Row`, the two baselines' (the
+gray image and the mean-colour tint, scored like models but no contenders), one per model, and
 their files: `metrics.json` (everything, for the report and for scripts) and `metrics.csv`
 (the table), both written atomically.
 
 JSON has no infinity: an infinite value (PSNR of identical images) is stored as the string
-"inf", a missing one (no backbone weights) as null with the reason under "missing".
+"inf", a missing one (no backbone weights) as null with the reason under "missing". A
+metrics.json written before a metric existed still loads: that metric is n/a, with the reason.
 """
 
 from __future__ import annotations
@@ -23,14 +25,18 @@ from kolorize.rundir import METRICS_CSV, METRICS_JSON, write_text_atomic
 # 2: PSNR as the mean of per-image PSNR (the study's); FID through torch-fidelity's resize
 FORMAT = "kolorize-metrics/2"
 GROUND_TRUTH = "Ground truth"
+# the baseline rows' names, by the name `metrics.BEATS` knows them by
+BASELINES = {"gray": "Gray image", "tint": "Mean-colour tint"}
+NOT_MEASURED = "not in this metrics.json (scored before kolorize measured it); evaluate again"
 
 
 @dataclass(kw_only=True)
 class Row:
-    """One row of the results table: a model, or the ground truth (`reference`)."""
+    """One row of the results table: a model, the ground truth (`reference`) or a baseline."""
 
     name: str
     reference: bool
+    baseline: bool = False  # the gray image or the tint: scored like a model, never "best"
     run_dir: str | None  # absolute; None for the ground truth and a lone generator file
     generator: str | None = None  # the generator file scored; None for the ground truth
     epoch: int | None
@@ -61,25 +67,38 @@ class Results:
     backbones: dict[str, str]
     settings: dict[str, str]  # how each number was made, for the report's notes
     warnings: list[str]
-    rows: list[Row]  # the ground truth first
+    rows: list[Row]  # the ground truth first, then the baselines, then the models
     provenance: dict[str, Any] | None = None  # what the study pipeline scored, to spot changes
+    tint_ab: list[float] | None = None  # the mean-colour tint's (a, b), in Lab units
 
     @property
     def reference(self) -> Row:
         return next(r for r in self.rows if r.reference)
 
     @property
+    def baselines(self) -> list[Row]:
+        return [r for r in self.rows if r.baseline]
+
+    @property
     def models(self) -> list[Row]:
-        return [r for r in self.rows if not r.reference]
+        return [r for r in self.rows if not r.reference and not r.baseline]
+
+    @property
+    def not_measured(self) -> list[str]:
+        """The metrics this metrics.json was written without (an older evaluation)."""
+        return [k for k, reason in self.missing.items() if reason == NOT_MEASURED]
 
     def best_model(self, metric: MetricInfo) -> str | None:
-        """The model (never the ground-truth reference) with the best value of `metric`."""
-        scored = [(r.name, r.values[metric.key]) for r in self.models]
+        """The model (never the ground-truth reference nor a baseline) with the best value of
+        `metric`."""
+        scored = [(r.name, r.values.get(metric.key)) for r in self.models]
         scored = [(name, v) for name, v in scored if v is not None and not math.isnan(v)]
         if not scored:
             return None
         if metric.better == "closer":
-            target = self.reference.values[metric.key]
+            target = self.reference.values.get(metric.key)
+            if target is None:
+                return None
             return min(scored, key=lambda nv: abs(nv[1] - target))[0]
         sign = 1 if metric.better == "higher" else -1
         return max(scored, key=lambda nv: sign * nv[1])[0]
@@ -100,10 +119,23 @@ class Results:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Results:
         """metrics.json's content; keys this version does not know (older files hold the
-        pipeline's settings under "pipeline") are left out."""
+        pipeline's settings under "pipeline") are left out, metrics it lacks are n/a."""
         data = _decode(data)
         rows = [Row(**_known(Row, row)) for row in data["rows"]]
-        return cls(**{**_known(cls, data), "rows": rows})
+        results = cls(**{**_known(cls, data), "rows": rows})
+        _mark_not_measured(results)
+        return results
+
+
+def _mark_not_measured(results: Results) -> None:
+    """Metrics that no row of an older metrics.json holds become n/a, with the reason."""
+    metric_keys = tuple(m.key for m in METRICS)
+    for key in (*metric_keys, *EXTRA_KEYS):
+        if all(key not in row.values for row in results.rows):
+            for row in results.rows:
+                row.values[key] = None
+            if key in metric_keys:
+                results.missing.setdefault(key, NOT_MEASURED)
 
 
 def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
@@ -137,6 +169,7 @@ def csv_text(results: Results) -> str:
     )
     columns = [
         "model",
+        "role",
         *(m.key for m in METRICS),
         *EXTRA_KEYS,
         "kid_std",
@@ -149,7 +182,9 @@ def csv_text(results: Results) -> str:
     writer = csv.DictWriter(buf, columns, lineterminator="\n")
     writer.writeheader()
     for row in results.rows:
-        out: dict[str, Any] = {"model": row.name, "n_images": row.n_images, "notes": notes}
+        out: dict[str, Any] = {
+            "model": row.name, "role": _role(row), "n_images": row.n_images, "notes": notes,
+        }  # fmt: skip
         for key in (*(m.key for m in METRICS), *EXTRA_KEYS):
             out[key] = _cell(row.values.get(key))
         for key in ("kid_std", "is_std"):
@@ -158,6 +193,10 @@ def csv_text(results: Results) -> str:
             out[f"{key}_median"] = _cell(row.per_image.get(key, {}).get("median"))
         writer.writerow(out)
     return buf.getvalue()
+
+
+def _role(row: Row) -> str:
+    return "reference" if row.reference else "baseline" if row.baseline else "model"
 
 
 def _cell(value: float | None) -> str:

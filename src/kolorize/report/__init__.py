@@ -46,11 +46,14 @@ def _bar_figures(results: Results, colors: dict[str, str]) -> list[Figure]:
     """One bar chart per metric that has values (n/a metrics are explained by the table)."""
     figures = []
     for metric in METRICS:
-        values = {r.name: r.values[metric.key] for r in results.models}
-        if all(v is None for v in values.values()):
+        values = {r.name: r.values.get(metric.key) for r in results.models}
+        baselines = {r.name: r.values.get(metric.key) for r in results.baselines}
+        if all(v is None for v in (*values.values(), *baselines.values())):
             continue
-        reference = results.reference.values[metric.key]
-        png = plots.metric_bars(metric, values, reference, results.best_model(metric), colors)
+        reference = results.reference.values.get(metric.key)
+        png = plots.metric_bars(
+            metric, values, reference, results.best_model(metric), colors, baselines
+        )
         figures.append(Figure(f"metric_{metric.key}.png", metric.label, png))
     return figures
 
@@ -104,7 +107,10 @@ def write_report(
     study_dir = Path(study_dir)
     results = read_results(study_dir)
     bw_paths = gallery.bw_photos(Path(bw_dir)) if bw_dir is not None else []
-    colors = plots.model_colors([r.name for r in results.models])
+    colors = {
+        **plots.baseline_colors([r.name for r in results.baselines]),
+        **plots.model_colors([r.name for r in results.models]),
+    }
     bars = _bar_figures(results, colors)
     figures, notes = _pictures(results, study_dir, colors, bw_paths, log)
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

@@ -1,14 +1,21 @@
 """What the report says, whatever its format: the results table's cells (best marks,
-n/a notes), the per-image distributions, and the notes on how the numbers were made."""
+n/a notes), the per-image distributions, the hue accuracy by sector, and the notes on how the
+numbers were made."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kolorize.evaluate.metrics import FID_FULL_RANK, METRICS, MetricInfo
+from kolorize.evaluate.metrics import FID_FULL_RANK, HUE_SECTOR_KEYS, METRICS, MetricInfo
 from kolorize.evaluate.results import Results, Row
+from kolorize.evaluate.yardsticks import SECTORS
 
 SPREAD = {"kid": "kid_std", "is": "is_std"}
+NOT_COMPARED = "–"  # a baseline's share of wins over itself
+SECTOR_NOTE = (
+    "Hue accuracy (%) in each hue sector: the share of the real photos' clearly coloured "
+    "pixels of that sector given the right hue; – where the validation photos have none."
+)
 DISTRIBUTION_NOTE = (
     "Mean, median and 95% bootstrap interval of the mean over the validation images. PSNR "
     "is per image, averaged, as the study defines it (the results table shows the same mean; "
@@ -52,15 +59,49 @@ class ResultsTable:
 
     def cell(self, row: Row, metric: MetricInfo) -> tuple[str, str, bool]:
         """(value text, spread text, is best) for one cell."""
-        value = row.values[metric.key]
+        value = row.values.get(metric.key)
         if value is None:
             mark = self.note_of.get(metric.key)
-            return ("n/a" + (f" [{mark}]" if mark else ""), "", False)
+            if mark is None:  # nothing is missing: a baseline against itself
+                return NOT_COMPARED, "", False
+            return f"n/a [{mark}]", "", False
         spread_key = SPREAD.get(metric.key)
         spread = row.spread.get(spread_key) if spread_key else None
         spread_text = f"± {metric.format(spread)}" if spread is not None else ""
-        best = not row.reference and self.best[metric.key] == row.name
+        contender = not row.reference and not row.baseline
+        best = contender and self.best[metric.key] == row.name
         return metric.format(value), spread_text, best
+
+
+def legend(results: Results) -> str:
+    if not results.baselines:
+        yardsticks = "the ground truth is the reference, not a contender"
+        return (
+            "↑ higher is better, ↓ lower is better, ≈ closest to the real photos is best; "
+            f"★ marks the best model per column ({yardsticks})."
+        )
+    return (
+        "↑ higher is better, ↓ lower is better, ≈ closest to the real photos is best; ★ marks "
+        "the best model per column (the ground truth and the baselines are yardsticks, not "
+        f"contenders); {NOT_COMPARED}: a baseline is not compared with itself."
+    )
+
+
+def sector_cells(results: Results) -> list[tuple[Row, list[str]]]:
+    """Each row's hue accuracy per sector (in `SECTORS` order) as text; [] for a
+    metrics.json that has none."""
+    if all(row.values.get(k) is None for row in results.rows for k in HUE_SECTOR_KEYS):
+        return []
+    hue = next(m for m in METRICS if m.key == "hue")
+    return [
+        (row, [hue.format(v) if (v := row.values.get(k)) is not None else NOT_COMPARED
+               for k in HUE_SECTOR_KEYS])
+        for row in results.rows
+    ]  # fmt: skip
+
+
+def sector_names() -> list[str]:
+    return [name.capitalize() for name in SECTORS]
 
 
 def distribution_parts(row: Row, metric: MetricInfo) -> tuple[str, str]:
@@ -80,22 +121,38 @@ def distribution_text(row: Row, metric: MetricInfo) -> str:
 
 
 def summary_sentence(results: Results) -> str:
+    baselines = [f"the {r.name.lower()}" for r in results.baselines]
+    yardsticks = f" and {len(baselines)} baselines ({' and '.join(baselines)})" if baselines else ""
     return (
-        f"{len(results.models)} model(s) and the ground truth, scored on {results.n_images} "
-        f"validation images at {results.image_size}x{results.image_size} px from "
-        f"`{results.data}` (inference in {results.inference_mode} mode on "
+        f"{len(results.models)} model(s), the ground truth{yardsticks}, scored on "
+        f"{results.n_images} validation images at {results.image_size}x{results.image_size} "
+        f"px from `{results.data}` (inference in {results.inference_mode} mode on "
         f"{results.device})."
+    )
+
+
+def _ground_truth_note(results: Results) -> str:
+    note = (
+        "the validation photos scored against themselves (PSNR ∞, SSIM 1, LPIPS 0, FID ≈ 0) "
+        "and on their own (Colorfulness, IS): the reference for every model row"
+    )
+    if not results.baselines:
+        return note
+    # its "beats" shares are computed like a model's, and what they say is the ceiling
+    return note + (
+        ". Its hue accuracy is 100 % by definition (every pixel has its own hue), and it "
+        "beats the gray image and the tint on every photo that they do not reproduce exactly "
+        "(its PSNR is infinite, theirs finite; an exact match would be a tie, counted as no "
+        "win): 100 % is the ceiling a colorizer can reach, not a measurement of anything"
     )
 
 
 def method_notes(results: Results) -> dict[str, str]:
     labels = {m.key: m.label for m in METRICS}
-    labels.update({"images": "Images", "per_image": "Per-image distributions"})
+    labels.update({"images": "Images", "per_image": "Per-image distributions",
+                   "baselines": "Baselines"})  # fmt: skip
     notes = {labels.get(k, k): v for k, v in results.settings.items()}
-    notes["Ground truth"] = (
-        "the validation photos scored against themselves (PSNR ∞, SSIM 1, LPIPS 0, FID ≈ 0) "
-        "and on their own (Colorfulness, IS): the reference for every model row"
-    )
+    notes["Ground truth"] = _ground_truth_note(results)
     mode = (
         "model.eval() (BatchNorm running statistics, no dropout)"
         if results.inference_mode == "eval"

@@ -1,5 +1,5 @@
-"""The pictures of the report: gray | each model | real for a fixed, seeded choice of
-validation images, and colorizations of real black-and-white photos from a folder.
+"""The pictures of the report: gray | the mean-colour tint | each model | real for a fixed,
+seeded choice of validation images, and colorizations of real black-and-white photos from a folder.
 
 Models are re-run here on the CPU (a handful of images), so the report needs no saved images:
 validation images in the inference mode the evaluation used, black-and-white photos at their
@@ -19,7 +19,8 @@ from PIL import Image
 from kolorize.data.cache import ImageCache
 from kolorize.data.images import ImageRejected, is_image_path, load_rgb
 from kolorize.errors import KolorizeError
-from kolorize.evaluate.results import Results
+from kolorize.evaluate.results import BASELINES, Results
+from kolorize.evaluate.yardsticks import tint_images
 from kolorize.inference.colorizer import Colorizer
 from kolorize.inference.tensors import colorize_tensors, grayscale_tensors, ready_generator, to_nchw
 from kolorize.models.files import load_generator
@@ -65,7 +66,8 @@ def generator_files(
 
 
 def validation_grid(results: Results, files: dict[str, Path], *, seed: int) -> Picture:
-    """gray | each model | real, for a seeded choice of validation images."""
+    """gray | the tint (when the results have one) | each model | real, for a seeded choice
+    of validation images."""
     try:
         val = ImageCache(results.data).split("val")
     except KolorizeError as e:
@@ -73,6 +75,11 @@ def validation_grid(results: Results, files: dict[str, Path], *, seed: int) -> P
     picks = grid_indices(len(val), GRID_IMAGES, seed)
     real = to_nchw(val[picks], torch.device("cpu"))
     columns: list[list[np.ndarray]] = [_nchw_to_images(grayscale_tensors(real))]
+    titles = ["Input (L only)"]
+    if results.tint_ab is not None:
+        a, b = results.tint_ab
+        columns.append(_nchw_to_images(tint_images(real, (a, b))))
+        titles.append(BASELINES["tint"])
     train_mode = results.inference_mode == "train"
     for path in files.values():
         net = ready_generator(load_generator(path)[0], torch.device("cpu"), train_mode=train_mode)
@@ -80,7 +87,7 @@ def validation_grid(results: Results, files: dict[str, Path], *, seed: int) -> P
             torch.manual_seed(seed)  # train-mode dropout, if any, draws the same noise each time
             columns.append(_nchw_to_images(colorize_tensors(net, real)))
     columns.append(_nchw_to_images(real))
-    titles = ["Input (L only)", *files, "Real photo"]
+    titles += [*files, "Real photo"]
     rows = [list(row) for row in zip(*columns, strict=True)]
     side = real.shape[-1]
     png = image_grid(titles, rows, cell_inches=max(1.35, min(side / 100, 2.2)))

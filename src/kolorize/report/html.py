@@ -7,14 +7,18 @@ import base64
 import html
 
 from kolorize.evaluate.metrics import METRICS, PER_IMAGE_KEYS
-from kolorize.evaluate.results import Results
+from kolorize.evaluate.results import Results, Row
 from kolorize.report.content import (
     DISTRIBUTION_NOTE,
+    SECTOR_NOTE,
     Figure,
     ResultsTable,
     distribution_parts,
     header,
+    legend,
     method_notes,
+    sector_cells,
+    sector_names,
     summary_sentence,
     uncharted,
 )
@@ -49,6 +53,7 @@ th, td { padding:9px 12px; border-bottom:1px solid var(--line); text-align:right
 th:first-child, td:first-child { text-align:left; }
 thead th { font-size:13px; color:var(--muted); font-weight:600; background:var(--soft); }
 tr.reference td { background:#f0f4f8; color:#334e68; font-style:italic; }
+tr.baseline td { background:#faf7f2; color:#52606d; font-style:italic; }
 td.best { background:var(--bestbg); color:var(--best); font-weight:700; }
 td.best::after { content:" ★"; }
 td.na { color:var(--muted); }
@@ -106,19 +111,45 @@ def _results_table(results: Results, table: ResultsTable, colors: dict[str, str]
             cls = "best" if best else "na" if value.startswith("n/a") else ""
             spread_html = f'<span class="spread">{html.escape(spread)}</span>' if spread else ""
             cells.append(f'<td class="{cls}">{html.escape(value)}{spread_html}</td>')
-        if row.reference:
-            name = f"{html.escape(row.name)} (reference)"
-        else:
-            color = colors.get(row.name, "#999")
-            name = f'<span class="swatch" style="background:{color}"></span>{html.escape(row.name)}'
-        cls = ' class="reference"' if row.reference else ""
-        body.append(f"<tr{cls}><td>{name}</td>{''.join(cells)}</tr>")
+        body.append(f"<tr{_row_class(row)}><td>{_name(row, colors)}</td>{''.join(cells)}</tr>")
     return (
         '<div class="tablewrap"><table id="results"><thead><tr><th>Model</th>'
         + head
         + "</tr></thead><tbody>"
         + "".join(body)
         + "</tbody></table></div>"
+    )
+
+
+def _row_class(row: Row) -> str:
+    if row.reference:
+        return ' class="reference"'
+    return ' class="baseline"' if row.baseline else ""
+
+
+def _name(row: Row, colors: dict[str, str]) -> str:
+    if row.reference:
+        return f"{html.escape(row.name)} (reference)"
+    color = colors.get(row.name, "#999")
+    swatch = f'<span class="swatch" style="background:{color}"></span>'
+    return swatch + html.escape(row.name) + (" (baseline)" if row.baseline else "")
+
+
+def _sector_table(results: Results, colors: dict[str, str]) -> str:
+    cells = sector_cells(results)
+    if not cells:
+        return ""
+    head = "".join(f"<th>{html.escape(name)}</th>" for name in sector_names())
+    body = "".join(
+        f"<tr{_row_class(row)}><td>{_name(row, colors)}</td>"
+        + "".join(f"<td>{html.escape(t)}</td>" for t in texts)
+        + "</tr>"
+        for row, texts in cells
+    )
+    return (
+        f"<h3>Hue accuracy by sector</h3><p class='notes'>{html.escape(SECTOR_NOTE)}</p>"
+        f'<div class="tablewrap"><table id="hue-sectors"><thead><tr><th>Model</th>{head}'
+        f"</tr></thead><tbody>{body}</tbody></table></div>"
     )
 
 
@@ -159,9 +190,7 @@ def render_html(
         _cards(results, table),
         "<h2>Results</h2>",
         _results_table(results, table, colors),
-        "<p class='legend'>↑ higher is better · ↓ lower is better · ≈ closest to the real "
-        "photos is best · ★ best model per column (the ground truth is the reference, not a "
-        "contender). Hover a header for its definition.</p>",
+        f"<p class='legend'>{e(legend(results))} Hover a header for its definition.</p>",
     ]
     for i, (reason, labels) in enumerate(table.notes):
         parts.append(f"<p class='notes'>[{i + 1}] n/a ({e(', '.join(labels))}): {e(reason)}</p>")
@@ -172,6 +201,7 @@ def render_html(
         "<h3>Per-image distributions</h3>",
         f"<p class='notes'>{e(DISTRIBUTION_NOTE)}</p>",
         _distribution_table(results),
+        _sector_table(results, colors),
         "<h2>Metrics at a glance</h2><div class='charts'>",
     ]
     parts += [f"<figure><img alt='{e(f.title)}' src='{_data_uri(f.png)}'></figure>" for f in bars]

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from kolorize.evaluate.metrics import METRICS, PER_IMAGE_KEYS
-from kolorize.evaluate.results import Results
+from kolorize.evaluate.results import Results, Row
 from kolorize.report.content import (
     DISTRIBUTION_NOTE,
+    SECTOR_NOTE,
     Figure,
     ResultsTable,
     distribution_text,
     header,
+    legend,
     method_notes,
+    sector_cells,
+    sector_names,
     summary_sentence,
     uncharted,
 )
@@ -44,19 +48,14 @@ def render_markdown(
             value, spread, best = table.cell(row, metric)
             text = f"{value} {spread}".strip()
             cells.append(f"**{text}** ★" if best else text)
-        name = f"*{row.name} (reference)*" if row.reference else row.name
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines += [
-        "",
-        "↑ higher is better, ↓ lower is better, ≈ closest to the real photos is best; "
-        "★ marks the best model per column (the ground truth is the reference, not a contender).",
-        "",
-    ]
+        lines.append(f"| {_name(row)} | " + " | ".join(cells) + " |")
+    lines += ["", legend(results), ""]
     lines += [f"- [{i + 1}] n/a ({', '.join(lbl)}): {reason}" for i, (reason, lbl) in
               enumerate(table.notes)]  # fmt: skip
     if results.warnings:
         lines += ["", "**Warnings**", ""] + [f"- {w}" for w in results.warnings]
     lines += ["", "### Per-image distributions", "", *_distributions(results)]
+    lines += _sectors(results)
     lines += ["", "## Metrics at a glance", ""]
     lines += [f"![{fig.title}]({assets}/{fig.name})" for fig in bars]
     if uncharted(results):
@@ -69,6 +68,23 @@ def render_markdown(
     lines += [f"- **{k}**: {v}" for k, v in method_notes(results).items()]
     lines += [f"- {n}" for n in notes]
     return "\n".join(lines) + "\n"
+
+
+def _name(row: Row) -> str:
+    if row.reference:
+        return f"*{row.name} (reference)*"
+    return f"*{row.name} (baseline)*" if row.baseline else row.name
+
+
+def _sectors(results: Results) -> list[str]:
+    cells = sector_cells(results)
+    if not cells:
+        return []
+    names = sector_names()
+    out = ["", "### Hue accuracy by sector", "", SECTOR_NOTE, ""]
+    out += ["| Model | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    out += [f"| {_name(row)} | " + " | ".join(texts) + " |" for row, texts in cells]
+    return out
 
 
 def _distributions(results: Results) -> list[str]:

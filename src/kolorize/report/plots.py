@@ -1,6 +1,7 @@
 """The report's figures as PNG bytes (matplotlib, Agg backend: no display needed).
 
-Every model keeps one colour in every figure; the ground truth is drawn as a dashed line.
+Every model keeps one colour in every figure; the ground truth is drawn as a dashed line, the
+baselines (gray image, mean-colour tint) as hatched bars in muted colours of their own.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from matplotlib.ticker import MaxNLocator
 from kolorize.evaluate.metrics import MetricInfo
 
 PALETTE = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3")
+BASELINE_PALETTE = ("#9aa5b1", "#c9a67e")  # a gray, a sepia: what the baselines paint
 INK, MUTED, GRID = "#1f2933", "#7b8794", "#e4e7eb"
 BEST = "#2f9e44"
 ARROWS = {"higher": "↑ higher is better", "lower": "↓ lower is better", "closer": "≈ real is best"}
@@ -47,6 +49,10 @@ def model_colors(names: Sequence[str]) -> dict[str, str]:
     return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)}
 
 
+def baseline_colors(names: Sequence[str]) -> dict[str, str]:
+    return {name: BASELINE_PALETTE[i % len(BASELINE_PALETTE)] for i, name in enumerate(names)}
+
+
 def png_bytes(fig: Figure) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", bbox_inches="tight", facecolor="white")
@@ -60,9 +66,13 @@ def metric_bars(
     reference: float | None,
     best: str | None,
     colors: dict[str, str],
+    baselines: dict[str, float | None] | None = None,
 ) -> bytes:
-    """One bar per model, the best outlined, the ground truth as a dashed line."""
-    fig, ax = plt.subplots(figsize=(4.2, 2.9))
+    """One bar per model, the best outlined, the ground truth as a dashed line; the
+    baselines' bars (those with a value) first, hatched."""
+    hatched = {name: v for name, v in (baselines or {}).items() if v is not None}
+    values = {**hatched, **values}
+    fig, ax = plt.subplots(figsize=(4.2 + 0.35 * len(hatched), 2.9))
     names = list(values)
     ax.set_title(metric.label, loc="left")
     subtitle = ARROWS[metric.better]
@@ -80,7 +90,11 @@ def metric_bars(
     heights = [v if v is not None and math.isfinite(v) else 0.0 for v in values.values()]
     bars = ax.bar(range(len(names)), heights, color=[colors[n] for n in names], width=0.68)
     for bar, name, value in zip(bars, names, values.values(), strict=True):
-        if name == best:
+        if name in hatched:
+            bar.set_hatch("////")
+            bar.set_edgecolor("white")  # the hatch's colour
+            bar.set_linewidth(0)
+        elif name == best:
             bar.set_edgecolor(BEST)
             bar.set_linewidth(2.5)
         ax.annotate(metric.format(value), (bar.get_x() + bar.get_width() / 2,

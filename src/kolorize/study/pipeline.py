@@ -30,6 +30,7 @@ def _scores_are_current(out: Path, run_dirs: list[Path], settings: dict[str, Any
         {row.name for row in saved.models} == {d.name for d in run_dirs}
         and _mtime(out / METRICS_JSON) > newest
         and saved.provenance == settings
+        and not saved.not_measured  # scored before a metric existed: score again
     )
 
 
