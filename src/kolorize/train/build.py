@@ -21,9 +21,9 @@ from torch import nn
 
 from kolorize import losses
 from kolorize.ab_bins import class_histogram, n_classes, rebalancing_weights, smoothed_prior
-from kolorize.color import AB_SCALE, rgb_to_model_space
 from kolorize.config import RunConfig, TrainConfig
 from kolorize.data.cache import ImageCache
+from kolorize.data.colours import sample_ab
 from kolorize.data.loader import (
     Augmentation,
     BatchLoader,
@@ -208,35 +208,21 @@ def augmentation(cfg: RunConfig, data: ImageCache) -> Augmentation:
     )  # fmt: skip
 
 
-# Images (at 64 px) whose colours make the class prior: plenty for a 261-bin histogram.
-_PRIOR_IMAGES = 1024
-
-
 @dataclass(frozen=True)
 class TrainingColours:
-    """The colours of the training photos (a seeded sample of them, so resuming recomputes
-    the same): their distribution over the ab classes, smoothed, and their mean ab (the
-    tint baseline of `kolorize.evaluate.yardsticks`), in Lab units."""
+    """The colours of the training photos (`kolorize.data.colours`' seeded sample, so resuming
+    recomputes the same): their distribution over the ab classes, smoothed, and their mean ab
+    (the tint baseline of `kolorize.evaluate.yardsticks`), in Lab units."""
 
     prior: torch.Tensor
     mean_ab: tuple[float, float]
 
 
 def training_colours(data: ImageCache) -> TrainingColours:
-    train = data.split("train")
-    rows = np.sort(np.random.default_rng(0).permutation(len(train))[:_PRIOR_IMAGES])
     counts = torch.zeros(n_classes(), dtype=torch.float64)
-    sums = torch.zeros(2, dtype=torch.float64)
-    pixels = 0
-    for start in range(0, len(rows), 64):
-        rgb = torch.from_numpy(np.array(train[rows[start : start + 64]])).permute(0, 3, 1, 2)
-        small = torch.nn.functional.interpolate(rgb.float(), size=(64, 64), mode="area")
-        _, ab = rgb_to_model_space(small / 255)
+    for ab in sample_ab(data.split("train")):
         counts += class_histogram(ab)
-        sums += ab.double().sum((0, 2, 3)) * AB_SCALE
-        pixels += ab[:, 0].numel()
-    mean = sums / pixels
-    return TrainingColours(smoothed_prior(counts), (float(mean[0]), float(mean[1])))
+    return TrainingColours(smoothed_prior(counts), data.mean_ab())
 
 
 def colour_loss(cfg: RunConfig, colours: TrainingColours) -> losses.ColourLoss:
