@@ -216,12 +216,12 @@ def main() -> None:
 def _print_table(result: dict) -> None:
     print(f"\n{result['photos']} photos; truth Colorfulness {result['truth_colorfulness']}")
     heads = " ".join(s[:4] for s in SECTORS)
-    print(f"{'':24} {'PSNR':>6} {'>gray':>6} {'>tint':>6} {'Colf':>6} {'hue':>6}  {heads}")
+    print(f"{'':34} {'PSNR':>6} {'>gray':>6} {'>tint':>6} {'Colf':>6} {'hue':>6}  {heads}")
     for name, r in result["rows"].items():
         shares = r["hue_by_sector"].values()
         sectors = " ".join(f"{v if v is not None else '-':>4}" for v in shares)
         print(
-            f"{name[:24]:24} {r['psnr']:6.2f} {r.get('beats_gray', '-'):>6} "
+            f"{name[:34]:34} {r['psnr']:6.2f} {r.get('beats_gray', '-'):>6} "
             f"{r.get('beats_tint', '-'):>6} {r['colorfulness']:6.1f} {r['hue_balanced']:6}  "
             + sectors
         )
