@@ -151,6 +151,7 @@ class Trainer:
         self.images_seen = 0
         self.seconds = 0.0
         self.cpu_seconds = 0.0
+        self.budget_seconds = 0.0  # CPU time over the threads used (train.budget_minutes)
         self._clock = (time.monotonic(), time.process_time())  # restarted as fit begins
         self.inherited = history.inherited(t.init_from)
         if checkpoint is not None:
@@ -238,6 +239,7 @@ class Trainer:
             "images_seen": self.images_seen,
             "seconds": self.seconds,
             "cpu_seconds": self.cpu_seconds,
+            "budget_seconds": self.budget_seconds,
             "inherited": self.inherited,
         }
         if self.ema is not None:
@@ -272,6 +274,9 @@ class Trainer:
         self.images_seen = int(state.get("images_seen", 0))
         self.seconds = float(state.get("seconds", 0.0))
         self.cpu_seconds = float(state.get("cpu_seconds", 0.0))
+        self.budget_seconds = float(
+            state.get("budget_seconds", self.cpu_seconds / torch.get_num_threads())
+        )
         self.inherited = state.get("inherited", self.inherited)
         set_rng_state(state["rng"])
 
@@ -364,13 +369,14 @@ class Trainer:
         wall, cpu = time.monotonic(), time.process_time()
         self.seconds += wall - self._clock[0]
         self.cpu_seconds += cpu - self._clock[1]
+        self.budget_seconds += (cpu - self._clock[1]) / torch.get_num_threads()
         self._clock = (wall, cpu)
 
     def _budget_spent(self) -> bool:
         """train.budget_minutes counts this process's CPU time over its threads: the wall time
         of a run alone on the machine, and what it really got when others share it."""
         budget = self.cfg.train.budget_minutes
-        return bool(budget) and self.cpu_seconds / torch.get_num_threads() >= budget * 60
+        return bool(budget) and self.budget_seconds >= budget * 60
 
     def _run_epoch_steps(self) -> Reading | None:
         """The steps of an epoch (the rest of one, when resumed mid-way), logging means every
