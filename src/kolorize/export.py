@@ -33,6 +33,19 @@ IMAGE_SIZE = "image_size"
 INPUT_MULTIPLE = "input_multiple"
 
 
+class _LightnessOnly(torch.nn.Module):
+    """The generator called with L alone. The TorchScript exporter passes every parameter of
+    `forward` that it is not given, keyword-only ones too (a `logits` switch), positionally
+    with its default, which a keyword-only parameter refuses."""
+
+    def __init__(self, net: torch.nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, L: torch.Tensor) -> torch.Tensor:
+        return self.net(L)
+
+
 def export_onnx(model: str | Path, out: str | Path, *, opset: int = OPSET) -> Path:
     """Write the generator of a run directory or weights file as ONNX, atomically."""
     import onnx
@@ -56,7 +69,7 @@ def export_onnx(model: str | Path, out: str | Path, *, opset: int = OPSET) -> Pa
             warnings.simplefilter("ignore", torch.jit.TracerWarning)
             warnings.simplefilter("ignore", DeprecationWarning)
             torch.onnx.export(
-                net,
+                _LightnessOnly(net),
                 (dummy,),
                 str(tmp),
                 dynamo=False,
