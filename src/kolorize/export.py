@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from kolorize.errors import KolorizeError
+from kolorize.extras import require_extra
 from kolorize.rundir import atomic_write
 
 OPSET = 17
@@ -48,6 +49,7 @@ class _LightnessOnly(torch.nn.Module):
 
 def export_onnx(model: str | Path, out: str | Path, *, opset: int = OPSET) -> Path:
     """Write the generator of a run directory or weights file as ONNX, atomically."""
+    require_extra("export", "exporting to ONNX")
     import onnx
 
     from kolorize.models import input_multiple, round_to_multiple

@@ -238,11 +238,6 @@ def _prepare_locked(
                 raise KolorizeError("no usable training images in the given sources")
         for row in writer.rows:
             row.split = "val" if row.index < n_val else "train"
-        if n_train + n_val < req.n:
-            log(
-                f"asked for {req.n} images but only {n_train + n_val} usable ones exist: "
-                f"using {n_train} train / {n_val} val"
-            )
         elapsed = time.perf_counter() - started
         info = {
             "train": n_train,
@@ -258,6 +253,11 @@ def _prepare_locked(
             "seconds": round(elapsed, 2),
         }
         writer.write_index(info)
+    if n_train + n_val < req.n:  # said once the bar is closed, not into it
+        log(
+            f"asked for {req.n} images but only {n_train + n_val} usable ones exist: "
+            f"using {n_train} train / {n_val} val"
+        )
     log(
         f"prepared {out}: {n_train} train / {n_val} val at {req.size}x{req.size}, "
         f"{sum(tally.skipped.values())} skipped "
