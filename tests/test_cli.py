@@ -54,7 +54,30 @@ def test_quiet_and_help_are_taken_after_the_command(tmp_path: Path, model: Path)
     result = run_cli("colorize", str(photo), "-m", str(model), "-o", str(tmp_path / "a.png"), "-q")
     assert result.code == 0, result.err
     assert (tmp_path / "a.png").is_file()
-    assert "loading the colorizer..." in result.err.splitlines()[0]
+
+
+def test_loading_is_said_on_a_terminal_only(monkeypatch, capsys) -> None:
+    from kolorize import progress
+
+    class Terminal:
+        def __init__(self, tty: bool) -> None:
+            self.tty, self.written = tty, ""
+
+        def isatty(self) -> bool:
+            return self.tty
+
+        def write(self, text: str) -> None:
+            self.written += text
+
+        def flush(self) -> None:
+            pass
+
+    for tty, quiet, said in ((True, False, "loading...\n"), (False, False, ""), (True, True, "")):
+        terminal = Terminal(tty)
+        monkeypatch.setattr("sys.stderr", terminal)
+        monkeypatch.setattr(progress, "_quiet", quiet)
+        progress.notice("loading...")
+        assert terminal.written == said
 
 
 def test_configs_lists_the_bundled_ones_one_line_each() -> None:
@@ -125,4 +148,4 @@ def test_skip_existing_colorizes_only_what_is_new(tmp_path: Path, model: Path) -
     assert (out / "a.jpg").read_bytes() == done + b"kept" and (out / "b.jpg").is_file()
 
     nothing = run_cli("colorize", str(src), "-m", str(model), "-o", str(out), "--skip-existing")
-    assert nothing.code == 0 and "loading the colorizer" not in nothing.err
+    assert nothing.code == 0 and "colorized" not in nothing.err

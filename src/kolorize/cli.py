@@ -24,7 +24,7 @@ from kolorize import __version__
 from kolorize.errors import KolorizeError, describe_os_error
 from kolorize.extras import require_extra
 from kolorize.interrupts import watch_interrupts
-from kolorize.progress import set_quiet
+from kolorize.progress import notice, set_quiet
 
 _HELP = {"help_option_names": ["-h", "--help"]}
 
@@ -599,7 +599,7 @@ def colorize_command(
         jobs, video_jobs = _not_written_yet(jobs), _not_written_yet(video_jobs)
         if not jobs and not video_jobs:
             raise typer.Exit(0)
-    _echo("loading the colorizer...")  # the import and the model take seconds: say so first
+    notice("loading the colorizer...")  # the import and the model take seconds: say so first
     from kolorize.inference.colorizer import Colorizer  # torch: once the plan is known good
 
     colorizer = Colorizer.load(
