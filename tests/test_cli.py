@@ -89,6 +89,21 @@ def test_configs_lists_the_bundled_ones_one_line_each() -> None:
     assert re.match(r"unet_30\s+run\s+U-Net_30: ", lines["unet_30"])
 
 
+def test_a_config_is_found_by_name_and_a_file_of_ones_own_comes_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kolorize.config_files import BUNDLED, find_config
+
+    monkeypatch.chdir(tmp_path)  # an empty folder, not a checkout
+    bundled = BUNDLED / "study_quick.yaml"
+    for name in ("study_quick", "study_quick.yaml", "configs/study_quick.yaml"):
+        assert find_config(name) == bundled
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "study_quick.yaml").write_text("runs: []\n")
+    assert find_config("configs/study_quick.yaml") == Path("configs/study_quick.yaml")
+    assert find_config(Path("colorizer_l1")) == BUNDLED / "colorizer_l1.yaml"
+
+
 def test_an_unknown_config_name_is_one_line(tmp_path: Path) -> None:
     result = run_cli("train", "no_such_config", "--data", str(tmp_path))
     assert result.code == 2
