@@ -41,6 +41,8 @@ class _Argument(TyperArgument):
 
 
 class _Command(TyperCommand):
+    """A command whose arguments are shown as `_Argument`s (Typer builds them itself)."""
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for param in self.params:
