@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass
@@ -14,10 +16,32 @@ class Result:
     err: str
 
 
-def run_cli(*args: str, timeout: float = 600) -> Result:
+def run_cli(*args: str, timeout: float = 600, cwd: Path | None = None) -> Result:
     """`kolorize ARGS` in a subprocess, exactly as a user runs it."""
     proc = subprocess.run(
         [sys.executable, "-m", "kolorize", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+# `kolorize` with some modules made unimportable, as on an install without their extra
+_WITHOUT = """
+import sys
+for name in sys.argv[1].split(","):
+    sys.modules[name] = None
+from kolorize.cli import main
+main(sys.argv[2:])
+"""
+
+
+def run_cli_without(modules: Sequence[str], *args: str, timeout: float = 600) -> Result:
+    """`kolorize ARGS` in a subprocess in which `modules` cannot be imported."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _WITHOUT, ",".join(modules), *args],
         capture_output=True,
         text=True,
         timeout=timeout,

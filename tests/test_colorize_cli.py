@@ -145,11 +145,11 @@ def test_globs_formats_and_side_by_side(tmp_path: Path, model: Path) -> None:
     [
         (["nowhere/*.jpg"], "no files match"),
         (["missing.jpg"], "no such file or folder"),
-        (["{photo}", "--format", "tiff"], "--format must be"),
+        (["{photo}", "--format", "gif"], "Invalid value for '--format'"),
         (["{photo}", "--model", "{tmp}/none"], "no such model file"),
         (["{photo}", "{photo}", "-o", "{tmp}/one.png"], None),
         (["{photo}", "{photo2}", "-o", "{tmp}/one.png"], "names one file but 2 photos"),
-        (["{photo}", "-o", "{tmp}/one.bmp"], "can write .png, .jpg or .webp"),
+        (["{photo}", "-o", "{tmp}/one.bmp"], "can write .png, .jpg, .webp or .tif"),
     ],
 )
 def test_user_errors_are_one_line_and_exit_2(

@@ -238,3 +238,68 @@ def test_cuda_matches_cpu(tmp_path: Path, photo: Image.Image) -> None:
     assert np.abs(lightness(Image.fromarray(gpu.astype(np.uint8))) - lightness(photo)).max() <= (
         L_TOLERANCE
     )
+
+
+def test_colorize_takes_a_path_an_array_or_an_image(tmp_path: Path, photo: Image.Image) -> None:
+    colorizer = Colorizer(Recorder(), image_size=32)
+    gray = photo.convert("L")
+    gray.save(tmp_path / "gray.png")
+    expected = np.asarray(colorizer.colorize(gray))
+    for same in (tmp_path / "gray.png", str(tmp_path / "gray.png"), np.asarray(gray),
+                 np.asarray(gray.convert("RGB"))):  # fmt: skip
+        assert np.array_equal(np.asarray(colorizer.colorize(same)), expected), type(same)
+    batch = colorizer.colorize_batch([tmp_path / "gray.png", np.asarray(gray), gray])
+    assert all(np.array_equal(np.asarray(c), expected) for c in batch)
+
+
+@pytest.mark.parametrize(
+    ("bad", "named"),
+    [
+        (None, "got None"),
+        (42, "got int 42"),
+        (np.zeros((4, 4), np.float32), "got a float32 array of shape (4, 4)"),
+        (np.zeros((4, 4, 4), np.uint8), "got a uint8 array of shape (4, 4, 4)"),
+        (np.zeros((4, 4), np.uint16), "(16-bit pixels go to colorize_pixels)"),
+        (b"\x89PNG", "got a bytes"),
+    ],
+)
+def test_anything_else_is_a_type_error_that_names_it(bad: object, named: str) -> None:
+    colorizer = Colorizer(Recorder(), image_size=32)
+    with pytest.raises(TypeError, match="a photo is a PIL image, a path") as raised:
+        colorizer.colorize(bad)  # type: ignore[arg-type]
+    assert named in str(raised.value)
+    with pytest.raises(TypeError, match="a photo is a PIL image"):
+        colorizer.colorize_batch([Image.new("L", (8, 8)), bad])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="takes a list of photos"):
+        colorizer.colorize_batch(Image.new("L", (8, 8)))  # type: ignore[arg-type]
+
+
+def test_a_colorizer_says_what_it_is_and_the_package_shows_its_public_names() -> None:
+    import kolorize
+
+    colorizer = Colorizer(Recorder(), image_size=32, batch_size=3, description="g (test)")
+    assert repr(colorizer) == "Colorizer(g (test), colour predicted at 32 px, batches of 3)"
+    assert dir(kolorize) == ["Colorizer", "__version__"] == sorted(kolorize.__all__)
+    namespace: dict = {}
+    exec("from kolorize import *", namespace)
+    assert sorted(k for k in namespace if k != "__builtins__") == ["Colorizer", "__version__"]
+
+
+def test_colorizing_a_photo_imports_neither_torchvision_nor_dynamo(tmp_path: Path) -> None:
+    model = tiny_generator(tmp_path / "g.safetensors", arch="resnet18_unet")
+    script = (
+        "import sys\n"
+        "from kolorize.cli import main\n"
+        "try:\n"
+        f"    main(['colorize', {str(real_photo_paths(1)[0])!r}, '-m', {str(model)!r},\n"
+        f"          '-o', {str(tmp_path / 'out.png')!r}])\n"
+        "except SystemExit as e:\n"
+        "    assert e.code == 0, e.code\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] == 'torchvision'\n"
+        "               or m.startswith('torch._dynamo'))\n"
+        "print(heavy)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+    assert (tmp_path / "out.png").is_file()

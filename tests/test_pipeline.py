@@ -21,7 +21,7 @@ def test_study_trains_scores_reports_and_a_rerun_does_nothing(tiny_dataset, tmp_
         assert (out / name / "generator.safetensors").is_file()
     assert json.loads((out / "LS_GAN_30" / "run.json").read_text())["epoch"] == 2
     assert (out / "REPORT.md").is_file() and (out / "report.html").is_file()
-    assert "report: " in first.err and str(out / "report.html") in first.err
+    assert first.err.count("report: ") == 1 and str(out / "report.html") in first.err
 
     with open(out / "metrics.csv", newline="") as f:
         rows = list(csv.DictReader(f))
@@ -46,12 +46,18 @@ def test_study_trains_scores_reports_and_a_rerun_does_nothing(tiny_dataset, tmp_
     assert "beats_tint" in json.loads((out / "metrics.json").read_text())["rows"][-1]["values"]
 
 
-def test_no_evaluate_only_trains(tiny_dataset, tmp_path):
+def test_a_bundled_study_runs_by_name_from_an_empty_folder_and_no_evaluate_only_trains(
+    tiny_dataset, tmp_path
+):
+    empty = tmp_path / "elsewhere"
+    empty.mkdir()
     out = tmp_path / "S"
-    args = ["study", str(QUICK), "--data", str(tiny_dataset), "--out", str(out), "--no-evaluate",
-            "--set", "train.epochs=1"]  # fmt: skip
-    assert run_cli(*args).code == 0
+    args = ["study", "study_quick", "--data", str(tiny_dataset), "--out", str(out),
+            "--no-evaluate", "--set", "train.epochs=1"]  # fmt: skip
+    result = run_cli(*args, cwd=empty)
+    assert result.code == 0, result.err
     assert not (out / "metrics.json").exists() and (out / "U-Net_30" / "run.json").is_file()
+    assert list(empty.iterdir()) == []
 
 
 @pytest.mark.slow

@@ -164,9 +164,9 @@ def test_a_full_server_answers_503_at_once(colorizer) -> None:
     class Held:  # the real colorizer, held at the door until the test opens it
         image_size, description = colorizer.image_size, colorizer.description
 
-        def colorize(self, image):
+        def colorize_pixels(self, pixels):
             gate.wait(30)
-            return colorizer.colorize(image)
+            return colorizer.colorize_pixels(pixels)
 
     photo = {"photo": ("a.png", _png(), "image/png")}
     with live_server(create_app(Held(), max_active=1)) as base, httpx.Client(base_url=base) as http:

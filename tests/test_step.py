@@ -131,8 +131,7 @@ def test_precision_auto_keeps_fp32_unless_bf16_is_clearly_faster(tmp_path, monke
 
 def test_a_broken_precision_cache_is_measured_again(tmp_path, monkeypatch):
     monkeypatch.setenv("KOLORIZE_CACHE", str(tmp_path))
-    (tmp_path / "kolorize").mkdir()
-    (tmp_path / "kolorize" / "precision.json").write_text("{not json")
+    (tmp_path / "precision.json").write_text("{not json")
     choice = resolve_precision(
         "auto", torch.device("cpu"), workload="w", measure=lambda p: 1.0 if p == "fp32" else 2.0
     )
@@ -175,3 +174,17 @@ def test_bf16_inference_on_the_cpu_stays_close_to_fp32(tiny_dataset):
     delta = (fp32 - bf16).abs().mean().item()
     assert 0 < delta < 0.01
     assert np.isfinite(delta)
+
+
+def test_without_a_measurement_auto_takes_a_kept_one_or_the_cpus_flags(tmp_path, monkeypatch):
+    from kolorize import device
+
+    monkeypatch.setenv("KOLORIZE_CACHE", str(tmp_path))
+    cpu = torch.device("cpu")
+    for amx, expected in ((False, "fp32"), (True, "bf16")):
+        monkeypatch.setattr(device, "has_bf16_matrix_units", lambda amx=amx: amx)
+        assert resolve_precision("auto", cpu, workload="photo") == expected
+    assert not (tmp_path / "precision.json").exists()  # a guess is not kept
+    resolve_precision("auto", cpu, workload="photo", measure=lambda p: 1.0)  # a tie: fp32
+    assert (tmp_path / "precision.json").exists()  # $KOLORIZE_CACHE is the folder itself
+    assert resolve_precision("auto", cpu, workload="photo") == "fp32"  # kept beats the flags

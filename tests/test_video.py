@@ -332,10 +332,12 @@ def test_a_codec_this_ffmpeg_cannot_write_becomes_h264(
 def test_without_pyav_videos_are_refused_before_any_work(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from kolorize.errors import KolorizeError
+    from kolorize.errors import MissingExtraError
     from kolorize.video.files import plan_media
 
     monkeypatch.setitem(sys.modules, "av", None)  # import av -> ImportError
     found = [(tmp_path / "a.png", Path("a.png")), (tmp_path / "film.mp4", Path("film.mp4"))]
-    with pytest.raises(KolorizeError, match=r"needs PyAV: pip install 'kolorize\[video\]'"):
+    extra = r"needs kolorize's \[video\] extra \(missing: av\): pip install 'kolorize\[video\]'"
+    with pytest.raises(MissingExtraError, match=extra) as refused:
         plan_media(found, tmp_path / "out", "auto")
+    assert refused.value.exit_code == 1

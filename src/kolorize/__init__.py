@@ -19,3 +19,8 @@ def __getattr__(name: str) -> Any:
 
         return Colorizer
     raise AttributeError(f"module 'kolorize' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    # the public names only: the submodules that an import has loaded are kolorize's insides
+    return list(__all__)

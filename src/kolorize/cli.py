@@ -2,8 +2,11 @@
 work. Heavy imports (torch) happen inside the commands so `--help` stays instant.
 
 Errors a user can cause end as one line on stderr and exit code 2, never a traceback; a failed
-file operation (disk full, no permission, a path through a file) as one line and exit code 1;
-Ctrl+C as "interrupted" and exit code 130.
+file operation (disk full, no permission, a path through a file) or a missing extra
+(`kolorize.extras`) as one line and exit code 1; Ctrl+C as "interrupted" and exit code 130.
+
+Help names each value by what it is (DIR, N, the choices) rather than by Typer's type labels,
+and every command takes -q and -h where it is, not only before the command.
 """
 
 from __future__ import annotations
@@ -12,13 +15,40 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 import typer
+from typer.core import TyperArgument, TyperCommand
 
+from kolorize import __version__
 from kolorize.errors import KolorizeError, describe_os_error
+from kolorize.extras import require_extra
 from kolorize.interrupts import watch_interrupts
-from kolorize.progress import set_quiet
+from kolorize.progress import notice, set_quiet
+
+_HELP = {"help_option_names": ["-h", "--help"]}
+
+
+class _Argument(TyperArgument):
+    """An argument shown by its metavar alone (`INPUT...`), without Typer's type label
+    (`<list[str]>`) or its braces in the usage line (`{INPUT...}...`)."""
+
+    def display_type_rich(self, ctx: Any) -> None:
+        return None
+
+    def _usage_display_name(self) -> str:
+        return self.display_name_raw if self.required else f"[{self.display_name_raw}]"
+
+
+class _Command(TyperCommand):
+    """A command whose arguments are shown as `_Argument`s (Typer builds them itself)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if type(param) is TyperArgument:
+                param.__class__ = _Argument
+
 
 app = typer.Typer(
     name="kolorize",
@@ -27,51 +57,86 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings=_HELP,
 )
 data_app = typer.Typer(
     help="Prepare training data: photo folders or MS-COCO -> a fast, audited cache.",
     no_args_is_help=True,
+    context_settings=_HELP,
 )
-app.add_typer(data_app, name="data")
+app.add_typer(data_app, name="data", short_help="Prepare training data (photo folders or COCO).")
 
 
 def _echo(message: str) -> None:
     typer.echo(message, err=True)
 
 
+def _quiet(value: bool) -> None:
+    if value:
+        set_quiet(True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"kolorize {__version__}")
+        raise typer.Exit()
+
+
+QuietOpt = Annotated[
+    bool,
+    typer.Option("--quiet", "-q", help="No progress bars.", callback=_quiet, expose_value=False),
+]
+
+
 @app.callback()
 def _root(
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    quiet: QuietOpt = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the version and exit.",
+            callback=_version,
+            is_eager=True,
+            expose_value=False,
+        ),
+    ] = False,
 ) -> None:
-    set_quiet(quiet)
+    pass
 
 
 # -- data ---------------------------------------------------------------------------------
 
-SizeOpt = Annotated[int, typer.Option("--size", help="Side of the square cached images, px.")]
-NOpt = Annotated[int, typer.Option("--n", help="How many usable images to take.")]
-ValOpt = Annotated[int, typer.Option("--val", help="How many of them go to validation.")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for the subset and the split.")]
+SizeOpt = Annotated[
+    int, typer.Option("--size", help="Side of the square cached images, px.", metavar="PX")
+]
+NOpt = Annotated[int, typer.Option("--n", help="How many usable images to take.", metavar="N")]
+ValOpt = Annotated[
+    int, typer.Option("--val", help="How many of them go to validation.", metavar="N")
+]
+SeedOpt = Annotated[
+    int, typer.Option("--seed", help="Seed for the subset and the split.", metavar="N")
+]
 FitOpt = Annotated[
-    str, typer.Option("--fit", help="'stretch' to the square (as the study) or center-'crop'.")
+    Literal["stretch", "crop"],
+    typer.Option("--fit", help="Stretch to the square (as the study) or centre-crop."),
 ]
 ForceOpt = Annotated[
     bool, typer.Option("--force", help="Rebuild even if OUT holds a different dataset.")
 ]
 WorkersOpt = Annotated[
-    int | None, typer.Option("--workers", help="Decoding processes (default: CPU count, max 4).")
+    int | None,
+    typer.Option("--workers", help="Decoding processes (default: CPU count, max 4).", metavar="N"),
 ]
 
 
-def _request(size: int, n: int, val: int, seed: int, fit: str):
+def _request(size: int, n: int, val: int, seed: int, fit: Literal["stretch", "crop"]):
     from kolorize.data.prepare import PrepareRequest
 
-    if fit not in ("stretch", "crop"):
-        raise KolorizeError(f"--fit must be 'stretch' or 'crop', got {fit!r}")
-    return PrepareRequest(size=size, n=n, val=val, seed=seed, fit=fit)  # type: ignore[arg-type]
+    return PrepareRequest(size=size, n=n, val=val, seed=seed, fit=fit)
 
 
-@data_app.command("prepare")
+@data_app.command("prepare", cls=_Command)
 def data_prepare(
     src: Annotated[
         list[Path],
@@ -95,6 +160,7 @@ def data_prepare(
     ] = None,
     force: ForceOpt = False,
     workers: WorkersOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Check, subset, split, resize and cache photos from folders."""
     from kolorize.data.prepare import prepare
@@ -108,12 +174,14 @@ def data_prepare(
     )  # fmt: skip
 
 
-@data_app.command("coco")
+@data_app.command("coco", cls=_Command)
 def data_coco(
     out: Annotated[
         Path, typer.Option("--out", "-o", help="Folder for the dataset cache.", metavar="DIR")
     ],
-    split: Annotated[str, typer.Option("--split", help="train2017 or val2017.")] = "train2017",
+    split: Annotated[
+        Literal["train2017", "val2017"], typer.Option("--split", help="Which COCO zip.")
+    ] = "train2017",
     size: SizeOpt = 256,
     n: NOpt = 10_000,
     val: ValOpt = 2_000,
@@ -122,13 +190,20 @@ def data_coco(
     download_dir: Annotated[
         Path | None,
         typer.Option(
-            "--download-dir", help="Where the zip is kept (default ~/.cache/kolorize/coco)."
+            "--download-dir",
+            help="Where the zip is kept (default: kolorize's cache folder, coco/).",
+            metavar="DIR",
         ),
     ] = None,
-    url: Annotated[str | None, typer.Option("--url", help="Download from a mirror.")] = None,
-    md5: Annotated[str | None, typer.Option("--md5", help="Expected MD5 of the zip.")] = None,
+    url: Annotated[
+        str | None, typer.Option("--url", help="Download from a mirror.", metavar="URL")
+    ] = None,
+    md5: Annotated[
+        str | None, typer.Option("--md5", help="Expected MD5 of the zip.", metavar="HEX")
+    ] = None,
     force: ForceOpt = False,
     workers: WorkersOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Download an MS-COCO 2017 image zip (resumable, verified) and build the subset from it."""
     from kolorize.data.coco import coco_candidates, fetch_coco_zip
@@ -139,7 +214,7 @@ def data_coco(
     prepare(coco_candidates(zip_path, split), out, request, workers=workers, force=force, log=_echo)
 
 
-@data_app.command("info")
+@data_app.command("info", cls=_Command)
 def data_info(
     directory: Annotated[Path, typer.Argument(help="A prepared dataset folder.", metavar="DIR")],
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object, for scripts.")] = False,
@@ -231,11 +306,15 @@ def _overrides(items: list[str] | None, deterministic: bool) -> dict:
     return parsed
 
 
-@app.command("train")
+@app.command("train", cls=_Command, short_help="Train one model, resumable at any point.")
 def train_command(
     config: Annotated[
         Path,
-        typer.Argument(help="A run config (YAML), e.g. configs/unet_30.yaml.", metavar="CONFIG"),
+        typer.Argument(
+            help="A run config: a YAML file, or a bundled one by name, e.g. unet_30 "
+            "('kolorize configs' lists them).",
+            metavar="CONFIG",
+        ),
     ],
     data: DataOpt,
     run_dir: Annotated[
@@ -251,14 +330,19 @@ def train_command(
     ] = False,
     deterministic: DeterministicOpt = False,
     overrides: SetOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Train one model (L1 pretraining or pix2pix GAN), resumable at any point.
 
     Multi-GPU: torchrun --nproc-per-node N -m kolorize train ...
     """
     from kolorize.config import load_config
+    from kolorize.config_files import find_config
+
+    require_extra("train", "kolorize train")
     from kolorize.train.trainer import train
 
+    config = find_config(config)
     cfg = load_config(config, _overrides(overrides, deterministic))
     target = run_dir or Path("runs") / config.stem
     train(cfg, data, target, resume=resume, allow_data_change=allow_data_change, log=_echo)
@@ -266,10 +350,15 @@ def train_command(
         _echo(f"run directory: {target}")
 
 
-@app.command("study")
+@app.command("study", cls=_Command, short_help="Train, evaluate and report a whole study.")
 def study_command(
     config: Annotated[
-        Path, typer.Argument(help="A study file, e.g. configs/study.yaml.", metavar="STUDY")
+        Path,
+        typer.Argument(
+            help="A study file, or a bundled one by name, e.g. study_quick ('kolorize configs' "
+            "lists them).",
+            metavar="STUDY",
+        ),
     ],
     data: DataOpt,
     out: Annotated[
@@ -289,36 +378,54 @@ def study_command(
         typer.Option(
             "--parallel",
             min=1,
+            metavar="N",
             help="Runs trained at once, each in its own process, when what they start from is "
             "finished (default: 1 on the CPU; on CUDA as many as its memory allows, up to 4).",
         ),
     ] = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Train every model of a study in order, then evaluate them and write the report
     (STUDY_DIR/REPORT.md, report.html, metrics.csv). Finished work is skipped, interrupted
     runs resumed, so running it again after a crash finishes the study."""
+    from kolorize.config_files import find_config
+
+    require_extra("train", "kolorize study")
     from kolorize.study import run_full_study
 
     sets = _overrides(overrides, deterministic)
-    html = run_full_study(
-        config, data, out, sets,
+    run_full_study(  # it says where the report is
+        find_config(config), data, out, sets,
         weights_dir=weights_dir, require_all=require_all_metrics, bw_dir=bw, evaluate=evaluate,
         parallel=parallel, log=_echo,
     )  # fmt: skip
-    if html is not None:
-        _echo(f"report: {html}")
+
+
+@app.command("configs", short_help="List the bundled configs, one line each.")
+def configs_command() -> None:
+    """The study files and run configs that ship with kolorize: 'kolorize study NAME' and
+    'kolorize train NAME' take them by name from any folder."""
+    from kolorize.config_files import bundled_configs
+
+    found = bundled_configs()
+    width = max(len(c.name) for c in found)
+    for c in found:
+        typer.echo(f"{c.name:<{width}}  {c.kind:<5}  {c.summary}")
 
 
 # -- evaluation and report ------------------------------------------------------------------
 
 
-@app.command("evaluate")
+@app.command("evaluate", cls=_Command, short_help="Score models on the validation split.")
 def evaluate_command(
     runs: Annotated[
-        list[Path], typer.Argument(help="Run directories (or generator.safetensors files).")
+        list[Path],
+        typer.Argument(help="Run directories (or generator.safetensors files).", metavar="RUN..."),
     ],
     data: DataOpt,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for metrics.json/.csv.")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder for metrics.json/.csv.", metavar="DIR")
+    ],
     weights_dir: WeightsDirOpt = None,
     require_all: RequireAllOpt = False,
     save_images: Annotated[
@@ -332,19 +439,21 @@ def evaluate_command(
         ),
     ] = False,
     batch_size: Annotated[
-        int, typer.Option("--batch-size", min=1, help="Images per model call.")
+        int, typer.Option("--batch-size", min=1, help="Images per model call.", metavar="N")
     ] = 32,
     precision: Annotated[
-        str,
+        Literal["fp32", "bf16", "auto"],
         typer.Option(
             "--precision",
             help="The generators' forward pass: fp32 (the study's numbers), bf16, or auto "
             "(bf16 on CUDA): bf16 is faster but moves the metrics.",
         ),
     ] = "fp32",
+    quiet: QuietOpt = False,
 ) -> None:
     """Score models on the validation split: PSNR, SSIM, LPIPS, FID, IS, Colorfulness (+ KID),
     with the ground truth as the reference row."""
+    require_extra("train", "kolorize evaluate")
     from kolorize.evaluate import evaluate_runs
 
     evaluate_runs(
@@ -354,12 +463,15 @@ def evaluate_command(
     )  # fmt: skip
 
 
-@app.command("report")
+@app.command("report", cls=_Command, short_help="Write REPORT.md and report.html.")
 def report_command(
-    study_dir: Annotated[Path, typer.Argument(help="The folder 'kolorize evaluate' wrote to.")],
+    study_dir: Annotated[
+        Path, typer.Argument(help="The folder 'kolorize evaluate' wrote to.", metavar="DIR")
+    ],
     bw: BwOpt = None,
 ) -> None:
     """Write REPORT.md and a self-contained report.html: table, charts, curves, image grids."""
+    require_extra("train", "kolorize report")
     from kolorize.report import write_report
 
     write_report(study_dir, bw_dir=bw, log=_echo)
@@ -373,17 +485,21 @@ ModelOpt = Annotated[
         "--model", "-m",
         help="A run directory, generator.safetensors or .onnx file "
         "(default: the colorizer that ships with kolorize).",
+        metavar="PATH",
     ),
 ]  # fmt: skip
 DeviceOpt = Annotated[
-    str | None, typer.Option("--device", help="cpu, cuda, cuda:1 ... (default: cuda if present).")
-]
+    str | None,
+    typer.Option(
+        "--device", help="Where the model runs (default: cuda if present).",
+        metavar="cpu|cuda|cuda:N",
+    ),
+]  # fmt: skip
 PrecisionOpt = Annotated[
-    str,
+    Literal["auto", "fp32", "bf16"],
     typer.Option(
         "--precision",
-        help="fp32, bf16, or auto: bf16 on CUDA; on a CPU whichever a one-off measurement on "
-        "this machine found faster.",
+        help="auto: bf16 on CUDA and on CPUs with AMX (bf16 matrix units), else fp32.",
     ),
 ]
 RenderSizeOpt = Annotated[
@@ -391,6 +507,7 @@ RenderSizeOpt = Annotated[
     typer.Option(
         "--render-size",
         min=1,
+        metavar="PX",
         help="Side (px) at which colour is predicted, rounded to what the network accepts "
         "(default: the model's training size). Larger: finer colour, slower.",
     ),
@@ -398,21 +515,35 @@ RenderSizeOpt = Annotated[
 DEFAULT_TEMPORAL = 0.7  # kolorize.video.temporal.DEFAULT_STRENGTH, without importing numpy here
 
 
-@app.command("colorize")
+def _sleeping_thread_waits() -> None:
+    """Before torch loads: OpenMP threads that wait by sleeping, not spinning. Where other work
+    holds the cores (a training run), spinning threads burn the little CPU time the colorizer
+    gets: one photo took ten times as long (benchmarks/README.md, start-up). A setting of the
+    user's own is kept."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+@app.command(
+    "colorize", cls=_Command, short_help="Colorize photos and videos at their full resolution."
+)
 def colorize_command(
     inputs: Annotated[
         list[str],
-        typer.Argument(help="Photos, videos, folders (searched recursively) or glob patterns."),
+        typer.Argument(
+            help="Photos, videos, folders (searched recursively) or glob patterns.",
+            metavar="INPUT...",
+        ),
     ],
     out: Annotated[
-        Path, typer.Option("--out", "-o", help="Output folder, or a file name for one photo.")
+        Path,
+        typer.Option(
+            "--out", "-o", help="Output folder, or a file name for one photo.", metavar="PATH"
+        ),
     ],
     model: ModelOpt = None,
     fmt: Annotated[
-        str,
-        typer.Option(
-            "--format", help="png, jpg or webp; 'auto' keeps the input's format (else png)."
-        ),
+        Literal["auto", "png", "jpg", "webp", "tiff"],
+        typer.Option("--format", help="The output format; auto keeps the input's (else png)."),
     ] = "auto",
     side_by_side: Annotated[
         bool,
@@ -421,11 +552,21 @@ def colorize_command(
             help="Write gray | colorized (original | colorized for colour photos).",
         ),
     ] = False,
+    skip_existing: Annotated[
+        bool,
+        typer.Option(
+            "--skip-existing",
+            help="Leave out inputs whose output already exists (a big folder run again).",
+        ),
+    ] = False,
     quality: Annotated[
-        int, typer.Option("--quality", min=1, max=100, help="JPEG/WebP quality.")
+        int, typer.Option("--quality", min=1, max=100, help="JPEG/WebP quality.", metavar="1-100")
     ] = 95,
     batch_size: Annotated[
-        int, typer.Option("--batch-size", min=1, help="Photos (video frames) per model call.")
+        int,
+        typer.Option(
+            "--batch-size", min=1, help="Photos (video frames) per model call.", metavar="N"
+        ),
     ] = 4,
     device: DeviceOpt = None,
     precision: PrecisionOpt = "auto",
@@ -438,8 +579,10 @@ def colorize_command(
             max=0.95,
             help="Videos: how strongly colour is carried across the frames of a shot "
             "(0 = each frame alone).",
+            metavar="0-0.95",
         ),
     ] = DEFAULT_TEMPORAL,
+    quiet: QuietOpt = False,
 ) -> None:
     """Colorize photos and videos at their full resolution. Videos (with
     'pip install kolorize[video]') keep their sound, frame rate, size and rotation.
@@ -448,11 +591,17 @@ def colorize_command(
     is named on stderr, the others are done); 2 a usage error (bad model, path or option,
     an output that would overwrite an input); 130 interrupted.
     """
+    _sleeping_thread_waits()
     from kolorize.photo_files import colorize_photos, find_inputs, format_name
     from kolorize.video.files import colorize_videos, is_photo_or_video, plan_media
 
     found = find_inputs(inputs, skip_under=out, accept=is_photo_or_video)
     jobs, video_jobs = plan_media(found, out, format_name(fmt))
+    if skip_existing:
+        jobs, video_jobs = _not_written_yet(jobs), _not_written_yet(video_jobs)
+        if not jobs and not video_jobs:
+            raise typer.Exit(0)
+    notice("loading the colorizer...")  # the import and the model take seconds: say so first
     from kolorize.inference.colorizer import Colorizer  # torch: once the plan is known good
 
     colorizer = Colorizer.load(
@@ -475,33 +624,50 @@ def colorize_command(
     raise typer.Exit(max(report.exit_code, videos.exit_code))
 
 
-@app.command("export")
+def _not_written_yet(jobs: list) -> list:
+    """The jobs whose output does not exist yet, having said how many were left out."""
+    todo = [job for job in jobs if not job.target.exists()]
+    skipped = len(jobs) - len(todo)
+    if skipped:
+        kind = "video" if type(jobs[0]).__name__ == "VideoJob" else "photo"
+        _echo(f"skipping {skipped} {kind}{'s' * (skipped > 1)} whose output exists")
+    return todo
+
+
+@app.command("export", cls=_Command, short_help="Export a generator as ONNX.")
 def export_command(
-    out: Annotated[Path, typer.Option("--out", "-o", help="The file to write, e.g. model.onnx.")],
+    out: Annotated[
+        Path,
+        typer.Option("--out", "-o", help="The file to write, e.g. model.onnx.", metavar="FILE"),
+    ],
     model: Annotated[
         Path | None,
         typer.Argument(
-            help="A run directory or generator.safetensors (default: the shipped colorizer)."
+            help="A run directory or generator.safetensors (default: the shipped colorizer).",
+            metavar="MODEL",
         ),
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", help="Only 'onnx' for now.")] = "onnx",
+    fmt: Annotated[Literal["onnx"], typer.Option("--format", help="The file format.")] = "onnx",
 ) -> None:
     """Export a generator for other runtimes (ONNX: dynamic batch and image size)."""
-    if fmt.lower() != "onnx":
-        raise KolorizeError(f"--format must be onnx, got {fmt!r}")
+    require_extra("export", "kolorize export")
     from kolorize.export import export_onnx
     from kolorize.models.files import DEFAULT_MODEL
 
     _echo(f"wrote {export_onnx(model or DEFAULT_MODEL, out)}")
 
 
-@app.command("serve")
+@app.command("serve", cls=_Command, short_help="A web page to colorize photos.")
 def serve_command(
     model: ModelOpt = None,
-    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port.")] = 8000,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on.", metavar="ADDRESS")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", min=1, max=65535, help="Port.", metavar="N")
+    ] = 8000,
     max_mb: Annotated[
-        float, typer.Option("--max-mb", min=0.1, help="Largest upload accepted, in MB.")
+        float, typer.Option("--max-mb", min=0.1, help="Largest upload accepted.", metavar="MB")
     ] = 20,
     device: DeviceOpt = None,
     precision: PrecisionOpt = "auto",
@@ -514,16 +680,24 @@ def serve_command(
         ),
     ] = None,
     max_active: Annotated[
-        int, typer.Option("--max-active", min=1, help="Photos in progress before 'busy' (503).")
+        int,
+        typer.Option(
+            "--max-active", min=1, help="Photos in progress before 'busy' (503).", metavar="N"
+        ),
     ] = 8,
     request_timeout: Annotated[
-        float, typer.Option("--request-timeout", min=1, help="Seconds a client has to upload.")
+        float,
+        typer.Option(
+            "--request-timeout", min=1, help="Seconds a client has to upload.", metavar="S"
+        ),
     ] = 60,
 ) -> None:
     """A web page to colorize photos: upload (or drop) a photo, compare, download.
 
     Listens on 127.0.0.1 only unless --host says otherwise; see 'Exposing the web page' in
     the README before using --host 0.0.0.0."""
+    require_extra("serve", "kolorize serve")
+    _sleeping_thread_waits()
     from kolorize.serve import serve
 
     serve(
@@ -536,16 +710,18 @@ def serve_command(
 # -- demo -----------------------------------------------------------------------------------
 
 
-@app.command("demo")
+@app.command("demo", cls=_Command, short_help="The whole study at small scale, offline.")
 def demo_command(
     out: Annotated[
         Path,
         typer.Option("--out", "-o", help="Folder for everything the demo makes.", metavar="DIR"),
     ] = Path("demo"),
     bw: BwOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """The whole study end to end at small scale, offline: crops of scikit-image's sample
     photos, the five models at 64x64 on the CPU, metrics and the report (a few minutes)."""
+    require_extra("train", "kolorize demo")
     from kolorize.demo import run_demo
 
     html = run_demo(out, bw_dir=bw, log=_echo)
@@ -574,7 +750,7 @@ def main(argv: list[str] | None = None) -> None:
         code = 130
     except KolorizeError as e:
         _echo(f"error: {e}")
-        code = 2
+        code = e.exit_code
     except KeyboardInterrupt:
         _echo("interrupted")
         code = 130

@@ -4,7 +4,9 @@ Precision is `fp32` or `bf16` (autocast: matrix work in bfloat16, the rest in fp
 means bf16 on CUDA, and on a CPU whatever a measurement on this machine found faster: CPUs
 with bf16 matrix units (AMX) run bf16 convolutions about twice as fast as fp32, while others
 run them several times slower. The measurement is made once per machine, workload and torch
-version, and kept in `precision.json` in kolorize's cache folder.
+version, and kept in `precision.json` in kolorize's cache folder. A caller with no time to
+measure (colorizing one photo) takes a kept measurement, else the CPU's flags' safe bet: bf16
+only with AMX.
 """
 
 from __future__ import annotations
@@ -63,6 +65,17 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def has_bf16_matrix_units() -> bool:
+    """Whether the CPU has AMX for bf16 (Linux's flags; False where they cannot be read)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return "amx_bf16" in line.split(":", 1)[1].split()
+    except OSError:
+        pass
+    return False
+
+
 def machine_key(workload: str) -> str:
     threads = torch.get_num_threads()
     return f"{cpu_name()} | torch {torch.__version__} | {threads} threads | {workload}"
@@ -90,35 +103,40 @@ def resolve_precision(
     """ "auto", "fp32" or "bf16" -> "fp32" or "bf16" for this device.
 
     On a CPU, "auto" calls `measure(precision)` (seconds for a representative piece of the
-    workload) for both precisions, once per machine and workload; the choice is cached."""
+    workload) for both precisions, once per machine and workload; the choice is cached.
+    Without `measure`, a cached choice is taken, else `has_bf16_matrix_units` decides."""
     if requested not in PRECISIONS:
         raise KolorizeError(f"precision must be one of {', '.join(PRECISIONS)}; got {requested!r}")
     if requested != "auto":
         return requested
     if device.type == "cuda":
         return "bf16"
-    if measure is None:
-        return "fp32"
     key = machine_key(workload)
     path = cache_dir() / "precision.json"
+    known = _read_json(path)
+    entry = known.get(key)
+    if isinstance(entry, dict) and entry.get("choice") in ("fp32", "bf16"):
+        return str(entry["choice"])
+    if measure is None:
+        return "bf16" if has_bf16_matrix_units() else "fp32"
+    seconds = {p: measure(p) for p in ("fp32", "bf16")}
+    choice = "bf16" if seconds["bf16"] < BF16_MARGIN * seconds["fp32"] else "fp32"
+    known[key] = {"choice": choice, **{p: round(s, 4) for p, s in seconds.items()}}
+    log(
+        f"precision: measured {workload} on this CPU: fp32 {seconds['fp32']:.3f} s, "
+        f"bf16 {seconds['bf16']:.3f} s -> {choice} (kept in {path})"
+    )
+    _write_json(path, known)
+    return choice
+
+
+def _read_json(path: Path) -> dict:
+    """The kept measurements; {} when there are none or the file is damaged."""
     try:
         known = json.loads(path.read_text())
-        if not isinstance(known, dict):
-            known = {}
     except (OSError, ValueError):
-        known = {}
-    entry = known.get(key)
-    if not isinstance(entry, dict) or entry.get("choice") not in ("fp32", "bf16"):
-        seconds = {p: measure(p) for p in ("fp32", "bf16")}
-        choice = "bf16" if seconds["bf16"] < BF16_MARGIN * seconds["fp32"] else "fp32"
-        entry = {"choice": choice, **{p: round(s, 4) for p, s in seconds.items()}}
-        known[key] = entry
-        log(
-            f"precision: measured {workload} on this CPU: fp32 {seconds['fp32']:.3f} s, "
-            f"bf16 {seconds['bf16']:.3f} s -> {choice} (kept in {path})"
-        )
-        _write_json(path, known)
-    return str(entry["choice"])
+        return {}
+    return known if isinstance(known, dict) else {}
 
 
 def _write_json(path: Path, data: dict) -> None:

@@ -1,10 +1,21 @@
-"""Errors a user can cause. The command line turns them into one line on stderr and exit code 2."""
+"""Errors a user can cause. The command line turns them into one line on stderr and their exit
+code (2, or 1 for a missing extra)."""
 
 import errno
 
 
 class KolorizeError(Exception):
     """A problem with the user's input (paths, files, configuration), not a bug."""
+
+    exit_code = 2
+
+
+class MissingExtraError(KolorizeError):
+    """A feature needs an optional extra (`pip install 'kolorize[serve]'`) this install lacks:
+    the install, not the command, is what must change, so it exits 1 as a failed file
+    operation does, not 2 as a usage error."""
+
+    exit_code = 1
 
 
 class MissingWeightsError(KolorizeError):

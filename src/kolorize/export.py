@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from kolorize.errors import KolorizeError
+from kolorize.extras import require_extra
 from kolorize.rundir import atomic_write
 
 OPSET = 17
@@ -33,8 +34,23 @@ IMAGE_SIZE = "image_size"
 INPUT_MULTIPLE = "input_multiple"
 
 
+class _InputOnly(torch.nn.Module):
+    """The generator called with its input alone (L, or L and the hint channels). The
+    TorchScript exporter passes every parameter of `forward` that it is not given, keyword-only
+    ones too (a `logits` switch), positionally with its default, which a keyword-only
+    parameter refuses."""
+
+    def __init__(self, net: torch.nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
 def export_onnx(model: str | Path, out: str | Path, *, opset: int = OPSET) -> Path:
     """Write the generator of a run directory or weights file as ONNX, atomically."""
+    require_extra("export", "exporting to ONNX")
     import onnx
 
     from kolorize.models import input_multiple, round_to_multiple
@@ -56,7 +72,7 @@ def export_onnx(model: str | Path, out: str | Path, *, opset: int = OPSET) -> Pa
             warnings.simplefilter("ignore", torch.jit.TracerWarning)
             warnings.simplefilter("ignore", DeprecationWarning)
             torch.onnx.export(
-                _ColourOnly(net),
+                _InputOnly(net),
                 (dummy,),
                 str(tmp),
                 dynamo=False,
@@ -77,18 +93,6 @@ def export_onnx(model: str | Path, out: str | Path, *, opset: int = OPSET) -> Pa
         onnx.checker.check_model(graph)
         onnx.save(graph, str(tmp))
     return out
-
-
-class _ColourOnly(torch.nn.Module):
-    """The generator called with its input alone: the TorchScript exporter would turn a
-    keyword-only option of `forward` (the classes head's `logits`) into a second input."""
-
-    def __init__(self, net: torch.nn.Module) -> None:
-        super().__init__()
-        self.net = net
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
 
 
 __all__ = [

@@ -6,6 +6,7 @@ atomically, under the output folder (keeping a folder's sub-folder layout) or to
 file named. A photo that cannot be read, colorized or written, whatever the reason, is reported
 by name and counted; the rest are done. Ctrl+C stops after the photos already written and
 still reports. Nothing ever overwrites an input: such a plan is refused before any work starts.
+A 16-bit photo written as PNG or TIFF stays 16-bit (its L at 16 bits); JPEG and WebP hold 8.
 """
 
 from __future__ import annotations
@@ -26,17 +27,30 @@ from kolorize.data.images import (
     is_grayscale,
     is_image_path,
     load_rgb,
+    to_8bit,
 )
 from kolorize.errors import KolorizeError, describe_os_error
 from kolorize.progress import progress
 from kolorize.rundir import atomic_write
+from kolorize.write16 import write_png16, write_tiff16
 
 if TYPE_CHECKING:
     from kolorize.video.files import VideoJob
 
 # name -> (Pillow format, file suffix)
-FORMATS = {"png": ("PNG", ".png"), "jpeg": ("JPEG", ".jpg"), "webp": ("WEBP", ".webp")}
-_SUFFIX_FORMAT = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp"}
+FORMATS = {
+    "png": ("PNG", ".png"),
+    "jpeg": ("JPEG", ".jpg"),
+    "webp": ("WEBP", ".webp"),
+    "tiff": ("TIFF", ".tif"),
+}
+_SUFFIX_FORMAT = {
+    ".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp", ".tif": "tiff",
+    ".tiff": "tiff",
+}  # fmt: skip
+# The formats that hold 16 bits a channel, and what writes them (Pillow cannot)
+SIXTEEN_BIT = {"png": write_png16, "tiff": write_tiff16}
+_OPTIONS: dict[str, dict[str, object]] = {"png": {}, "tiff": {"compression": "tiff_adobe_deflate"}}
 _GLOB_CHARS = set("*?[")
 
 # The largest side each format can store (PNG's limit is far beyond any photo).
@@ -68,11 +82,11 @@ class Report:
 
 
 def format_name(name: str) -> str:
-    """'PNG', 'jpg', 'jpeg', 'webp', 'auto' -> a key of FORMATS, or 'auto'."""
+    """'PNG', 'jpg', 'jpeg', 'webp', 'tif', 'auto' -> a key of FORMATS, or 'auto'."""
     key = name.lower().removeprefix(".")
-    key = "jpeg" if key == "jpg" else key
+    key = {"jpg": "jpeg", "tif": "tiff"}.get(key, key)
     if key != "auto" and key not in FORMATS:
-        raise KolorizeError(f"--format must be auto, png, jpg or webp; got {name!r}")
+        raise KolorizeError(f"--format must be auto, png, jpg, webp or tiff; got {name!r}")
     return key
 
 
@@ -146,7 +160,7 @@ def _single_file_job(inputs: Sequence[tuple[Path, Path]], out: Path, fmt: str) -
         )
     key = _SUFFIX_FORMAT.get(out.suffix.lower())
     if key is None:
-        raise KolorizeError(f"can write .png, .jpg or .webp files, not {out.suffix}")
+        raise KolorizeError(f"can write .png, .jpg, .webp or .tif files, not {out.suffix}")
     if fmt not in ("auto", key):
         raise KolorizeError(f"--format {fmt} does not match the output file {out.name}")
     job = Job(inputs[0][0], out, key)
@@ -197,18 +211,34 @@ def check_fits_format(size: tuple[int, int], fmt: str) -> None:
         )
 
 
-def save_image(image: Image.Image, fp: Path | BinaryIO, fmt: str, quality: int = 95) -> None:
+Picture = Image.Image | np.ndarray  # a PIL image, or (H, W, 3) uint8 or uint16 pixels
+
+
+def _size(image: Picture) -> tuple[int, int]:
+    return image.size if isinstance(image, Image.Image) else (image.shape[1], image.shape[0])
+
+
+def save_image(image: Picture, fp: Path | BinaryIO, fmt: str, quality: int = 95) -> None:
     """Save `image` as `fmt` (a key of FORMATS) to a file or buffer; `quality` for the lossy
-    formats. Raises ValueError, in words, when the image is too big for the format."""
-    check_fits_format(image.size, fmt)
+    formats. 16-bit pixels stay 16-bit in PNG and TIFF and become 8-bit in the others.
+    Raises ValueError, in words, when the image is too big for the format."""
+    check_fits_format(_size(image), fmt)
+    if isinstance(image, np.ndarray) and image.dtype == np.uint16 and fmt in SIXTEEN_BIT:
+        if isinstance(fp, Path):
+            with open(fp, "wb") as f:
+                SIXTEEN_BIT[fmt](image, f)
+        else:
+            SIXTEEN_BIT[fmt](image, fp)
+        return
+    if isinstance(image, np.ndarray):
+        image = Image.fromarray(image if image.dtype == np.uint8 else to_8bit(image))
     pil_format, _ = FORMATS[fmt]
-    options = {} if fmt == "png" else {"quality": quality}
-    image.save(fp, format=pil_format, **options)
+    image.save(fp, format=pil_format, **_OPTIONS.get(fmt, {"quality": quality}))
 
 
-def save_atomic(image: Image.Image, path: Path, fmt: str, quality: int = 95) -> None:
+def save_atomic(image: Picture, path: Path, fmt: str, quality: int = 95) -> None:
     """Write through a temporary file and a rename, so `path` is never half-written."""
-    check_fits_format(image.size, fmt)  # before atomic_write makes the folder: none left empty
+    check_fits_format(_size(image), fmt)  # before atomic_write makes the folder: none left empty
     with atomic_write(path) as tmp:
         save_image(image, tmp, fmt, quality)
 
@@ -225,23 +255,28 @@ def _load_all(batch: Sequence[Job]) -> list[LoadedImage | Exception]:
     out: list[LoadedImage | Exception] = []
     for job in batch:
         try:
-            out.append(load_rgb(job.source, min_side=1))
+            out.append(load_rgb(job.source, min_side=1, keep_16bit=job.fmt in SIXTEEN_BIT))
         except Exception as e:  # one photo's problem, whatever it is, is not the batch's
             out.append(e)
     return out
 
 
-def _colorize_each(colorizer, images: list[Image.Image]) -> list[Image.Image | Exception]:
+def pixels_of(loaded: LoadedImage) -> np.ndarray:
+    """The pixels to colorize: a 16-bit file's own when it kept them, else its 8-bit RGB."""
+    return loaded.deep if loaded.deep is not None else np.asarray(loaded.image)
+
+
+def _colorize_each(colorizer, pixels: list[np.ndarray]) -> list[np.ndarray | Exception]:
     """The batch in one model call; if that fails, photo by photo, so one bad photo costs only
     itself."""
     try:
-        return colorizer.colorize_batch(images)
+        return colorizer.colorize_pixels(pixels)
     except Exception:
         pass
-    out: list[Image.Image | Exception] = []
-    for image in images:
+    out: list[np.ndarray | Exception] = []
+    for one in pixels:
         try:
-            out.append(colorizer.colorize(image))
+            out += colorizer.colorize_pixels([one])
         except Exception as e:
             out.append(e)
     return out
@@ -279,7 +314,7 @@ def colorize_photos(
                 for job, err in zip(batch, loaded, strict=True):
                     if not _ok(err):
                         fail(job, "", err)  # type: ignore[arg-type]
-                colour = _colorize_each(colorizer, [img.image for _, img in good])
+                colour = _colorize_each(colorizer, [pixels_of(img) for _, img in good])
                 for (job, img), result in zip(good, colour, strict=True):
                     try:
                         if isinstance(result, Exception):
@@ -287,7 +322,7 @@ def colorize_photos(
                         if compare:
                             # a gray photo is shown as it is: grayscale() would give it back
                             as_is = img.source_is_gray or _is_colour(img)
-                            left = img.image if as_is else grayscale(img.image)
+                            left = pixels_of(img) if as_is else grayscale(pixels_of(img))
                             result = side_by_side(left, result)
                     except Exception as e:
                         fail(job, "cannot colorize: ", e)
@@ -321,12 +356,14 @@ __all__ = [
     "EXIT_OK",
     "EXIT_SOME_FAILED",
     "FORMATS",
+    "SIXTEEN_BIT",
     "Job",
     "Report",
     "check_fits_format",
     "colorize_photos",
     "find_inputs",
     "format_name",
+    "pixels_of",
     "plan",
     "refuse_overwriting_inputs",
     "save_atomic",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
@@ -25,3 +26,10 @@ def progress(iterable: Iterable[T] | None = None, *, enabled: bool = True, **kwa
     # disable=None lets tqdm switch itself off when stderr is not a terminal.
     disable = True if (_quiet or not enabled) else None
     return tqdm(iterable, disable=disable, dynamic_ncols=True, **kwargs)
+
+
+def notice(message: str) -> None:
+    """A line for a person watching (what is happening before a bar can show), on stderr when
+    it is a terminal; like the bars, nothing in logs, pipes and tests, or with --quiet."""
+    if not _quiet and sys.stderr.isatty():
+        print(message, file=sys.stderr, flush=True)

@@ -53,7 +53,9 @@ REPORT_ASSETS = "report_assets"
 def cache_dir() -> Path:
     """Where kolorize keeps what it can rebuild (downloads, the precision choice):
     $KOLORIZE_CACHE, else $XDG_CACHE_HOME/kolorize, else ~/.cache/kolorize."""
-    base = os.environ.get("KOLORIZE_CACHE") or os.environ.get("XDG_CACHE_HOME")
+    if os.environ.get("KOLORIZE_CACHE"):
+        return Path(os.environ["KOLORIZE_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME")
     return Path(base) / "kolorize" if base else Path.home() / ".cache" / "kolorize"
 
 

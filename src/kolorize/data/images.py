@@ -3,15 +3,18 @@ converted to plain sRGB or rejected with a short reason that ends up in the skip
 
 Converted: CMYK (through its ICC profile when it has one), palette, 16-bit, alpha (composited
 on white), EXIF orientation, non-sRGB ICC profiles. Rejected: empty, not an image, truncated,
-corrupt, too small, too large (decompression bombs). Grayscale detection lives here too, but
-the caller decides what to do with a grayscale photo (training skips it, colorizing wants it),
-and so does the resize to a model's square, shared by the dataset builder and inference.
+corrupt, too small, too large (decompression bombs). A 16-bit gray or RGB file (PNG, TIFF)
+also keeps its 16-bit pixels (`LoadedImage.deep`), for a result with the scan's own depth.
+Grayscale detection lives here too, but the caller decides what to do with a grayscale photo
+(training skips it, colorizing wants it), and so does the resize to a model's square, shared by
+the dataset builder and inference.
 """
 
 from __future__ import annotations
 
 import io
 import struct
+import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +56,8 @@ class LoadedImage:
     conversions: list[str] = field(default_factory=list)
     source_mode: str = "RGB"
     original_size: tuple[int, int] = (0, 0)  # (width, height) of the file, upright
+    # a 16-bit file's own pixels, upright: (H, W) gray or (H, W, 3) RGB uint16; else None
+    deep: np.ndarray | None = None
 
     @property
     def source_is_gray(self) -> bool:
@@ -99,6 +104,77 @@ def _high_bit_depth_to_rgb(img: Image.Image) -> Image.Image:
         scaled = np.clip(arr.astype(np.float64), 0, 65535) / 257.0
     gray = Image.fromarray(np.round(scaled).astype(np.uint8), mode="L")
     return gray.convert("RGB")
+
+
+def _gray_16bit(img: Image.Image) -> np.ndarray:
+    """A high-bit-depth gray image (I;16*, 32-bit I, float F in [0, 1]) as uint16 pixels."""
+    arr = np.asarray(img)
+    if img.mode == "F":
+        return np.round(np.clip(arr, 0.0, 1.0) * 65535).astype(np.uint16)
+    return np.clip(arr, 0, 65535).astype(np.uint16)
+
+
+def to_8bit(pixels: np.ndarray) -> np.ndarray:
+    """uint16 pixels -> uint8, rounding to the nearest 8-bit level (65535 / 255 = 257)."""
+    return ((pixels.astype(np.uint32) + 128) // 257).astype(np.uint8)
+
+
+_HIGH_BIT_GRAY = {"I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
+# the other byte order of a 16-bit raw mode (N: this machine's own)
+_OTHER_ORDER = {"B": "L", "L": "B", "N": "B" if sys.byteorder == "little" else "L"}
+
+
+def _tile_rawmode(img: Image.Image) -> str | None:
+    """How the file's pixels are stored (e.g. "RGB;16B"), read before decoding clears it."""
+    if len(img.tile) != 1:
+        return None
+    args = img.tile[0][3]
+    rawmode = args[0] if isinstance(args, tuple) else args
+    return rawmode if isinstance(rawmode, str) else None
+
+
+def _deep_pixels(img: Image.Image, data: bytes, rawmode: str | None) -> np.ndarray | None:
+    """A 16-bit file's pixels (not yet upright), or None for 8-bit files and the kinds kept
+    at 8 bits (16-bit with alpha, non-sRGB RGB profiles)."""
+    if img.mode in _HIGH_BIT_GRAY:
+        return _gray_16bit(img)
+    if img.mode != "RGB" or rawmode not in ("RGB;16B", "RGB;16L", "RGB;16N"):
+        return None
+    icc = img.info.get("icc_profile")
+    if icc and not _describes_srgb(icc):
+        return None
+    low = _low_bytes(data, f"RGB;16{_OTHER_ORDER[rawmode[-1]]}")
+    if low is None:
+        return None
+    return (np.asarray(img).astype(np.uint16) << 8) | low
+
+
+def _low_bytes(data: bytes, rawmode: str) -> np.ndarray | None:
+    """Pillow holds 16-bit RGB as 8 bits, the high byte of each sample. Decoding the file again
+    as if its samples had the other byte order gives the low bytes: with the high ones, all
+    16 bits, through Pillow's own PNG and TIFF decoders (any compression)."""
+    try:
+        again = Image.open(io.BytesIO(data))
+        tile = again.tile[0]
+        args = (rawmode, *tile[3][1:]) if isinstance(tile[3], tuple) else rawmode
+        again.tile = [tile._replace(args=args) if hasattr(tile, "_replace") else (*tile[:3], args)]
+        return np.asarray(again.convert("RGB") if again.mode != "RGB" else again)
+    except Exception:  # a Pillow that decodes differently: the photo stays 8-bit
+        return None
+
+
+def orient_pixels(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """Pixels turned as EXIF `orientation` (1-8) says, as `upright` turns an image."""
+    turned = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: a.swapaxes(0, 1),
+        6: lambda a: np.rot90(a, -1),
+        7: lambda a: a[::-1, ::-1].swapaxes(0, 1),
+        8: lambda a: np.rot90(a, 1),
+    }
+    return np.ascontiguousarray(turned[orientation](pixels)) if orientation in turned else pixels
 
 
 def _convert_mode(img: Image.Image, conversions: list[str]) -> Image.Image:
@@ -166,11 +242,13 @@ def load_rgb(
     min_side: int = DEFAULT_MIN_SIDE,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     draft_size: int | None = None,
+    keep_16bit: bool = False,
 ) -> LoadedImage:
     """Decode an image file (path or bytes) into an upright 8-bit sRGB PIL image.
 
     `draft_size` lets JPEG decoding skip detail that a later resize to that size would discard
     (the image may then come out smaller than the file, but never below `draft_size`).
+    `keep_16bit` also keeps a 16-bit file's own pixels in `deep`.
     Raises ImageRejected with a short reason for anything that cannot be used.
     """
     data = Path(source).read_bytes() if isinstance(source, (str, Path)) else source
@@ -186,7 +264,9 @@ def load_rgb(
                 raise ImageRejected("too large", f"{width}x{height} pixels (limit {max_pixels})")
             if draft_size and img.format == "JPEG":
                 img.draft(img.mode, (draft_size, draft_size))
+            rawmode = _tile_rawmode(img)
             img.load()
+            deep = _deep_pixels(img, data, rawmode) if keep_16bit else None
     except ImageRejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
@@ -207,7 +287,10 @@ def load_rgb(
         width, height = height, width
     if min(width, height) < min_side:
         raise ImageRejected("too small", f"{width}x{height} (minimum side {min_side})")
-    return LoadedImage(_to_rgb(img, conversions), conversions, source_mode, (width, height))
+    if deep is not None:
+        deep = orient_pixels(deep, orientation)
+    rgb = _to_rgb(img, conversions)
+    return LoadedImage(rgb, conversions, source_mode, (width, height), deep)
 
 
 def resize_photo(img: Image.Image, size: int, fit: Fit) -> Image.Image:

@@ -248,11 +248,6 @@ def _prepare_locked(
         for row in writer.rows:
             row.split = "val" if row.index < n_val else "train"
         mean_ab = _train_mean_ab(writer, n_val)
-        if n_train + n_val < req.n:
-            log(
-                f"asked for {req.n} images but only {n_train + n_val} usable ones exist: "
-                f"using {n_train} train / {n_val} val"
-            )
         elapsed = time.perf_counter() - started
         info = {
             "train": n_train,
@@ -269,6 +264,11 @@ def _prepare_locked(
             "mean_ab": list(mean_ab),
         }
         writer.write_index(info)
+    if n_train + n_val < req.n:  # said once the bar is closed, not into it
+        log(
+            f"asked for {req.n} images but only {n_train + n_val} usable ones exist: "
+            f"using {n_train} train / {n_val} val"
+        )
     log(
         f"prepared {out}: {n_train} train / {n_val} val at {req.size}x{req.size}, "
         f"{sum(tally.skipped.values())} skipped "

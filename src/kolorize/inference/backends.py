@@ -8,16 +8,16 @@ the same photos.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import torch
 
-from kolorize.device import autocast, resolve_device, resolve_precision, time_precision
+from kolorize.device import autocast, resolve_device, resolve_precision
 from kolorize.errors import KolorizeError
 from kolorize.export import IMAGE_SIZE, INPUT_MULTIPLE, INPUT_NAME, META_PREFIX, OUTPUT_NAME
+from kolorize.extras import require_extra
 
 
 class Predictor(Protocol):
@@ -31,8 +31,9 @@ class Predictor(Protocol):
 
 class TorchPredictor:
     """A generator on a device: inference mode, channels_last (faster on CPU as on GPU), at a
-    precision: `auto` is bf16 autocast on CUDA and, on a CPU, bf16 only where a measurement on
-    this machine (once, cached) found it faster than fp32."""
+    precision: `auto` is bf16 autocast on CUDA and, on a CPU, a measurement kept from before
+    or else bf16 only on CPUs with AMX. Colorizing measures nothing itself: a measurement
+    (seconds) would cost more than a photo."""
 
     def __init__(
         self,
@@ -45,14 +46,9 @@ class TorchPredictor:
         self.device = resolve_device(device)
         self.net = net.eval().to(self.device, memory_format=torch.channels_last)
         self.precision = resolve_precision(
-            precision, self.device, measure=self._time_at(image_size),
-            workload=f"colorize {type(net).__name__} {image_size}px",
-        )  # fmt: skip
+            precision, self.device, workload=f"colorize {type(net).__name__} {image_size}px"
+        )
         self.description = f"pytorch on {self.device}, {self.precision}"
-
-    def _time_at(self, size: int) -> Callable[[str], float]:
-        L = np.zeros((1, 1, size, size), np.float32)
-        return lambda precision: time_precision(lambda: self._run(L, precision))
 
     def _run(self, L: np.ndarray, precision: str) -> np.ndarray:
         x = torch.from_numpy(L).to(self.device).contiguous(memory_format=torch.channels_last)
@@ -69,6 +65,7 @@ class OnnxPredictor:
     when installed and a GPU is present), else the CPU."""
 
     def __init__(self, path: str | Path, device: torch.device | str | None = None) -> None:
+        require_extra("export", "running an .onnx model")
         import onnxruntime as ort
 
         providers = ["CPUExecutionProvider"]

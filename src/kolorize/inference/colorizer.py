@@ -12,32 +12,39 @@ it never trained on; the stretch is undone when the ab is upsampled back to the 
 Colour photos are treated as their gray version (their own L): the model never sees their
 colour. The PyTorch and onnxruntime backends (`backends`) only differ in how they turn the
 small L into the small ab.
+
+A photo comes as a PIL image, a file path or an (H, W) / (H, W, 3) uint8 array;
+`colorize_pixels` also takes 16-bit (uint16) pixels and gives 16-bit colour back.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import torch
 from PIL import Image
 
 from kolorize.color import uint8_to_model_lightness_numpy
-from kolorize.data.images import resize_photo, upright_rgb
+from kolorize.data.images import load_rgb, resize_photo, to_8bit, upright_rgb
 from kolorize.inference.backends import Predictor, TorchPredictor, load_onnx
 from kolorize.inference.recombine import recombine
 from kolorize.inference.user_hints import Hint, HintError, model_hint_channels
 from kolorize.models import input_multiple, round_to_multiple
 
+# What `colorize` takes: a PIL image, a path to an image file, or (H, W) / (H, W, 3) uint8 pixels
+Photo: TypeAlias = "Image.Image | str | os.PathLike[str] | np.ndarray"
+
 
 class Colorizer:
     """Colorize PIL images at their full resolution with a trained generator.
 
-    >>> colorizer = Colorizer.load("runs/U-Net_30")            # or generator.safetensors, .onnx
-    >>> colour = colorizer.colorize(Image.open("grandma.jpg"))  # same size, upright
+    >>> colorizer = Colorizer.load("runs/U-Net_30")  # or generator.safetensors, .onnx
+    >>> colour = colorizer.colorize("grandma.jpg")    # a PIL image at the photo's size, upright
 
     Safe to share between threads: model calls are serialised, everything else is per call.
     """
@@ -62,6 +69,12 @@ class Colorizer:
         self.description = description
         self.takes_hints = takes_hints  # the model has hint inputs (`kolorize.hints`)
         self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return (
+            f"Colorizer({self.description or 'a model'}, colour predicted at "
+            f"{self.image_size} px, batches of {self.batch_size})"
+        )
 
     @classmethod
     def load(
@@ -114,37 +127,55 @@ class Colorizer:
 
     def colorize(
         self,
-        image: Image.Image,
+        image: Photo,
         *,
         render_size: int | None = None,
         hints: Sequence[Hint] = (),
     ) -> Image.Image:
-        """A colour version of `image` (any mode, size and EXIF orientation), upright, at the
-        image's own size. `hints`: colours the user knows (`Hint(x, y, color)`, in the upright
-        photo's pixels), for a model with hint inputs."""
+        """A colour version of `image` (a PIL image of any mode, size and EXIF orientation, a
+        path to an image file, or uint8 pixels), upright, at the image's own size. `hints`:
+        colours the user knows (`Hint(x, y, color)`, in the upright photo's pixels), for a
+        model with hint inputs."""
         return self.colorize_batch([image], render_size=render_size, hints=[hints])[0]
 
     def colorize_batch(
         self,
-        images: Sequence[Image.Image],
+        images: Sequence[Photo],
         *,
         render_size: int | None = None,
         hints: Sequence[Sequence[Hint]] | None = None,
     ) -> list[Image.Image]:
         """`colorize` for many images (with `hints`, one list per image), running the model on
         batches of `batch_size`."""
-        rgbs = [upright_rgb(img) for img in images]
+        if isinstance(images, (Image.Image, str, os.PathLike, np.ndarray)):
+            raise TypeError(f"colorize_batch takes a list of photos, not {_kind(images)}")
+        rgbs = [np.asarray(as_upright_rgb(image)) for image in images]
+        coloured = self.colorize_pixels(rgbs, render_size=render_size, hints=hints)
+        return [Image.fromarray(p) for p in coloured]
+
+    def colorize_pixels(
+        self,
+        pixels: Sequence[np.ndarray],
+        *,
+        render_size: int | None = None,
+        hints: Sequence[Sequence[Hint]] | None = None,
+    ) -> list[np.ndarray]:
+        """Upright sRGB pixels, (H, W, 3) or gray (H, W), uint8 or uint16 -> colour pixels,
+        (H, W, 3) of the same dtype: a 16-bit scan comes back 16-bit, its L at 16 bits.
+        `hints`: one list per photo, as for `colorize`."""
+        rgbs = [_three_channels(p) for p in pixels]  # checks them all before any work
         per_image = list(hints) if hints is not None else [()] * len(rgbs)
         if len(per_image) != len(rgbs):
-            raise ValueError(f"{len(per_image)} hint lists for {len(rgbs)} images")
-        out: list[Image.Image] = []
+            raise ValueError(f"{len(per_image)} hint lists for {len(rgbs)} photos")
+        out: list[np.ndarray] = []
         for i in range(0, len(rgbs), self.batch_size):
-            batch = rgbs[i : i + self.batch_size]
+            # the model's input from the pixels as given: a gray scan is not made 3x first
+            as_given = [_as_image(p) for p in pixels[i : i + self.batch_size]]
             _, ab = self.predict(
-                batch, render_size=render_size, hints=per_image[i : i + self.batch_size]
+                as_given, render_size=render_size, hints=per_image[i : i + self.batch_size]
             )
-            for rgb, ab_one in zip(batch, ab, strict=True):
-                out.append(Image.fromarray(recombine(np.asarray(rgb), ab_one)))
+            batch = rgbs[i : i + self.batch_size]
+            out += [recombine(rgb, ab_one) for rgb, ab_one in zip(batch, ab, strict=True)]
         return out
 
     def predict(
@@ -182,17 +213,72 @@ class Colorizer:
         return colorize_video(self, src, dst, **options)
 
     def _model_input(self, rgb: Image.Image, side: int) -> np.ndarray:
-        small = np.asarray(resize_photo(rgb, side, "stretch"))
+        small = np.asarray(resize_photo(rgb, side, "stretch").convert("RGB"))
         return uint8_to_model_lightness_numpy(small)[None, None]
 
 
-def grayscale(image: Image.Image) -> Image.Image:
-    """The photo as the model sees it: its own L with no colour, at full resolution."""
+def as_upright_rgb(image: Photo) -> Image.Image:
+    """What `colorize` takes -> an upright 8-bit RGB PIL image; a TypeError that names what it
+    got for anything else."""
+    if isinstance(image, Image.Image):
+        return upright_rgb(image)
+    if isinstance(image, (str, os.PathLike)):
+        return load_rgb(Path(image), min_side=1).image
+    if (
+        isinstance(image, np.ndarray)
+        and image.dtype == np.uint8
+        and (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3))
+    ):
+        return upright_rgb(Image.fromarray(image))
+    hint = " (16-bit pixels go to colorize_pixels)" if _is_uint16(image) else ""
+    raise TypeError(
+        "a photo is a PIL image, a path to an image file or an (H, W) or (H, W, 3) uint8 "
+        f"array; got {_kind(image)}{hint}"
+    )
+
+
+def _is_uint16(value: object) -> bool:
+    return isinstance(value, np.ndarray) and value.dtype == np.uint16
+
+
+def _kind(value: object) -> str:
+    """A few words for what was passed: `None`, `int 42`, `a float64 array of shape (4, 4)`."""
+    if isinstance(value, np.ndarray):
+        return f"a {value.dtype} array of shape {value.shape}"
+    if value is None or isinstance(value, (bool, int, float)):
+        return f"{type(value).__name__} {value!r}" if value is not None else "None"
+    return f"a {type(value).__name__}"
+
+
+def _three_channels(pixels: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 or uint16 pixels; gray (H, W) ones as a view of three equal channels."""
+    if not isinstance(pixels, np.ndarray) or pixels.dtype not in (np.uint8, np.uint16):
+        raise TypeError(f"colorize_pixels takes uint8 or uint16 arrays; got {_kind(pixels)}")
+    if pixels.ndim == 2:
+        return np.broadcast_to(pixels[..., None], (*pixels.shape, 3))
+    if pixels.ndim == 3 and pixels.shape[2] == 3:
+        return pixels
+    raise TypeError(f"colorize_pixels takes (H, W) or (H, W, 3) arrays; got {_kind(pixels)}")
+
+
+def grayscale(image: Image.Image | np.ndarray) -> Image.Image | np.ndarray:
+    """The photo as the model sees it: its own L with no colour, at full resolution; pixels
+    (8- or 16-bit) in, pixels out."""
+    if isinstance(image, np.ndarray):
+        return recombine(_three_channels(image), None)
     return Image.fromarray(recombine(np.asarray(upright_rgb(image)), None))
 
 
-def side_by_side(left: Image.Image, right: Image.Image, gap: int = 8) -> Image.Image:
-    """Two same-size images next to each other on white, for before/after comparisons."""
+def side_by_side(
+    left: Image.Image | np.ndarray, right: Image.Image | np.ndarray, gap: int = 8
+) -> Image.Image | np.ndarray:
+    """Two same-size images next to each other on white, for before/after comparisons. Two
+    pixel arrays give an array of their dtype (16-bit stays 16-bit)."""
+    if isinstance(left, np.ndarray) and isinstance(right, np.ndarray):
+        left, right = _three_channels(left), _three_channels(right)
+        white = np.full((left.shape[0], gap, 3), np.iinfo(right.dtype).max, right.dtype)
+        return np.concatenate([left.astype(right.dtype), white, right], axis=1)
+    left, right = _as_image(left), _as_image(right)
     w, h = left.size
     canvas = Image.new("RGB", (w * 2 + gap, h), (255, 255, 255))
     canvas.paste(left.convert("RGB"), (0, 0))
@@ -200,4 +286,10 @@ def side_by_side(left: Image.Image, right: Image.Image, gap: int = 8) -> Image.I
     return canvas
 
 
-__all__ = ["Colorizer", "grayscale", "side_by_side"]
+def _as_image(image: Image.Image | np.ndarray) -> Image.Image:
+    if isinstance(image, Image.Image):
+        return image
+    return Image.fromarray(image if image.dtype == np.uint8 else to_8bit(image))
+
+
+__all__ = ["Colorizer", "Photo", "as_upright_rgb", "grayscale", "side_by_side"]

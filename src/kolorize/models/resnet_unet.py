@@ -20,13 +20,34 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.models.resnet import BasicBlock
 
 from kolorize.ab_bins import annealed_mean
 from kolorize.models.layers import init_pix2pix, norm_layer
 
 HINT_CHANNELS = 3  # hint a, hint b, mask
 DEFAULT_TEMPERATURE = 0.38  # Zhang et al. 2016's annealed-mean T
+
+
+class BasicBlock(nn.Module):
+    """ResNet's two-conv residual block, written here rather than imported from torchvision,
+    whose import costs seconds (it pulls in torch._dynamo): the same modules, names and
+    creation order, so torchvision's state dicts load and a seeded init draws the same."""
+
+    def __init__(
+        self, in_ch: int, out_ch: int, stride: int = 1, downsample: nn.Module | None = None
+    ) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_ch, out_ch, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out_ch)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(out_ch, out_ch, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_ch)
+        self.downsample = downsample
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+        identity = x if self.downsample is None else self.downsample(x)
+        return self.relu(out + identity)
 
 
 def _stage(in_ch: int, out_ch: int, stride: int) -> nn.Sequential:

@@ -3,7 +3,8 @@
 GET  /               the page (static, no CDN: it works offline)
 GET  /api/info       the model and the upload limits, for the page
 POST /api/colorize   multipart field `photo` -> the colorized photo at full resolution
-                     (`?format=png|jpeg|webp`, PNG by default)
+                     (`?format=png|jpeg|webp|tiff`, PNG by default; a 16-bit upload comes
+                     back 16-bit in PNG and TIFF)
 POST /api/video ...  short clips, colorized in the background (see video_jobs.py)
 
 Every request keeps its data to itself; the Colorizer serialises its own model calls, and at
@@ -31,7 +32,7 @@ from fastapi.staticfiles import StaticFiles
 from kolorize.data.images import ImageRejected, load_rgb
 from kolorize.errors import KolorizeError
 from kolorize.interrupts import raise_if_interrupted
-from kolorize.photo_files import FORMATS, save_image
+from kolorize.photo_files import FORMATS, SIXTEEN_BIT, pixels_of, save_image
 from kolorize.serve.guard import (
     LOCAL_HOSTS,
     BusyLimit,
@@ -48,13 +49,15 @@ from kolorize.serve.video_jobs import DEFAULT_MAX_VIDEO_SECONDS, add_video_route
 STATIC = Path(__file__).with_name("static")
 DEFAULT_MAX_BYTES = 20 * 2**20
 DEFAULT_MAX_PIXELS = 50_000_000
-# What browsers can show next to the result; other kinds belong to the command line.
+# Photos the page takes: what browsers show, and TIFF (archives scan to it), which the page
+# shows through its colorized PNG.
 ACCEPTED = {
     "image/jpeg": (".jpg", ".jpeg", ".jfif", ".jpe"),
     "image/png": (".png",),
     "image/webp": (".webp",),
     "image/gif": (".gif",),
     "image/bmp": (".bmp",),
+    "image/tiff": (".tif", ".tiff"),
 }
 _MEDIA_TYPES = {name: f"image/{name}" for name in FORMATS}
 DEFAULT_MAX_ACTIVE = 8
@@ -69,7 +72,7 @@ def _check_type(photo: UploadFile) -> None:
         return
     raise HTTPException(
         415,
-        f"Please upload a photo (JPEG, PNG, WebP, GIF or BMP); "
+        f"Please upload a photo (JPEG, PNG, WebP, GIF, BMP or TIFF); "
         f"{photo.filename or 'this file'} is {photo.content_type or 'of an unknown type'}.",
     )
 
@@ -110,11 +113,12 @@ def create_app(
 
     def colorize_bytes(data: bytes, fmt: str) -> tuple[bytes, tuple[int, int]]:
         try:
-            loaded = load_rgb(data, min_side=1, max_pixels=max_pixels)
+            loaded = load_rgb(data, min_side=1, max_pixels=max_pixels,
+                              keep_16bit=fmt in SIXTEEN_BIT)  # fmt: skip
         except ImageRejected as e:
             raise _rejection(e, max_pixels) from None
         try:
-            result = colorizer.colorize(loaded.image)
+            (result,) = colorizer.colorize_pixels([pixels_of(loaded)])
         except ImageRejected as e:
             raise _rejection(e, max_pixels) from None
         buf = io.BytesIO()
@@ -122,7 +126,7 @@ def create_app(
             save_image(result, buf, fmt)
         except ValueError as e:  # too big for the format
             raise HTTPException(422, f"{e}.") from None
-        return buf.getvalue(), result.size
+        return buf.getvalue(), (result.shape[1], result.shape[0])
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:

@@ -83,10 +83,11 @@ def is_video_path(path: Path) -> bool:
 
 
 def require_av() -> Any:
-    try:
-        import av
-    except ImportError:
-        raise KolorizeError("colorizing video needs PyAV: pip install 'kolorize[video]'") from None
+    from kolorize.extras import require_extra
+
+    require_extra("video", "colorizing video")
+    import av
+
     return av
 
 
