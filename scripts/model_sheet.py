@@ -3,10 +3,12 @@ one row per photo (its gray version, then each model's colour), e.g. on real bla
 photos that have no truth to score against.
 
     .venv/bin/python scripts/model_sheet.py PHOTOS... -o sheet.jpg [--model M ...]
-        [--render-size N] [--height 200] [--every K]
+        [--render-size N] [--height 200] [--every K] [--truth]
 
 PHOTOS are folders or files; MODEL a run directory or weights file (default: the shipped
-colorizer), optionally as LABEL=PATH. `--every K` takes every K-th photo of the folders.
+colorizer), optionally as LABEL=PATH. `--every K` takes every K-th photo of the folders (and of
+.txt lists of paths under --root, as scripts/judge_colorizer.py reads them); `--truth` adds
+the photo itself as the last column (for colour photos).
 """
 
 from __future__ import annotations
@@ -25,10 +27,13 @@ GAP = 4
 LABEL = 18
 
 
-def _photos(sources: list[str], every: int) -> list[Path]:
+def _photos(sources: list[str], every: int, root: Path) -> list[Path]:
     paths: list[Path] = []
     for source in map(Path, sources):
-        if source.is_dir():
+        if source.suffix == ".txt":
+            lines = [ln.strip() for ln in source.read_text().splitlines()]
+            paths += [root / ln for ln in lines if ln and not ln.startswith("#")]
+        elif source.is_dir():
             paths += sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_TYPES)
         else:
             paths.append(source)
@@ -43,16 +48,22 @@ def main() -> None:
     parser.add_argument("--render-size", type=int)
     parser.add_argument("--height", type=int, default=200)
     parser.add_argument("--every", type=int, default=1)
+    parser.add_argument("--truth", action="store_true")
+    parser.add_argument(
+        "--root", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data"
+    )
     args = parser.parse_args()
     models = []
     for spec in args.model or [str(DEFAULT_MODEL)]:
         label, _, path = spec.rpartition("=") if "=" in spec else (Path(spec).stem, "", spec)
         models.append((label, Colorizer.load(path, render_size=args.render_size)))
-    columns = ["gray", *(label for label, _ in models)]
+    columns = ["gray", *(label for label, _ in models), *(["original"] if args.truth else [])]
     rows = []
-    for path in _photos(args.photos, args.every):
+    for path in _photos(args.photos, args.every, args.root):
         photo = load_rgb(path).image
         tiles = [grayscale(photo), *(c.colorize(photo) for _, c in models)]
+        if args.truth:
+            tiles.append(photo)
         width = round(photo.width * args.height / photo.height)
         rows.append([t.resize((width, args.height), Image.LANCZOS) for t in tiles])
     if not rows:

@@ -84,7 +84,7 @@ def test_configs_lists_the_bundled_ones_one_line_each() -> None:
     listed = run_cli("configs")
     assert listed.code == 0, listed.err
     lines = {line.split()[0]: line for line in listed.out.splitlines()}
-    assert {"study_quick", "study", "unet_30", "colorizer_l1"} <= set(lines)
+    assert {"study_quick", "study", "unet_30", "colorizer"} <= set(lines)
     assert re.match(r"study_quick\s+study\s+The same study, small enough", lines["study_quick"])
     assert re.match(r"unet_30\s+run\s+U-Net_30: ", lines["unet_30"])
 
@@ -101,7 +101,7 @@ def test_a_config_is_found_by_name_and_a_file_of_ones_own_comes_first(
     (tmp_path / "configs").mkdir()
     (tmp_path / "configs" / "study_quick.yaml").write_text("runs: []\n")
     assert find_config("configs/study_quick.yaml") == Path("configs/study_quick.yaml")
-    assert find_config(Path("colorizer_l1")) == BUNDLED / "colorizer_l1.yaml"
+    assert find_config(Path("colorizer")) == BUNDLED / "colorizer.yaml"
 
 
 def test_an_unknown_config_name_is_one_line(tmp_path: Path) -> None:
@@ -119,7 +119,7 @@ def test_an_unknown_config_name_is_one_line(tmp_path: Path) -> None:
         ("serve", ["fastapi"], ["serve"]),
         ("export", ["onnx"], ["export", "-o", "x.onnx"]),
         ("export", ["onnxruntime"], ["colorize", "{photo}", "-m", "{onnx}", "-o", "{out}"]),
-        ("train", ["torchvision"], ["train", "colorizer_l1", "--data", "d"]),
+        ("train", ["torchvision"], ["train", "colorizer", "--data", "d"]),
         ("train", ["matplotlib"], ["study", "study_quick", "--data", "d", "--out", "o"]),
         ("train", ["torchmetrics"], ["evaluate", "r", "--data", "d", "--out", "o"]),
         ("train", ["matplotlib"], ["report", "r"]),

@@ -1,5 +1,5 @@
 """The config files that ship inside the package (`kolorize/configs/`), found by name from any
-folder: `kolorize study study_quick ...` and `kolorize train colorizer_l1 ...` work outside a
+folder: `kolorize study study_quick ...` and `kolorize train colorizer ...` work outside a
 checkout, and `kolorize configs` lists them.
 
 A path that exists is always taken as it is; only a name that is not a file here is looked up
