@@ -1,6 +1,7 @@
 """Errors a user can cause. The command line turns them into one line on stderr and exit code 2."""
 
 import errno
+import reprlib
 
 
 class KolorizeError(Exception):
@@ -9,6 +10,20 @@ class KolorizeError(Exception):
 
 class MissingWeightsError(KolorizeError):
     """Pretrained weights could be neither found locally nor downloaded."""
+
+
+_SHORT = reprlib.Repr()  # keyword arguments need Python 3.12
+_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother, _SHORT.maxlong = 2, 60, 60, 40
+_SHORT.maxlist = _SHORT.maxtuple = _SHORT.maxdict = _SHORT.maxset = 4
+QUOTED_CHARS = 80
+
+
+def quoted(value: object) -> str:
+    """`repr(value)` cut to at most QUOTED_CHARS characters, for messages: a value can be
+    anything a file or a request held (a YAML alias bomb expands to gigabytes when printed
+    whole); reprlib looks at only the few items it shows."""
+    text = _SHORT.repr(value)
+    return text if len(text) <= QUOTED_CHARS else text[: QUOTED_CHARS - 3] + "..."
 
 
 def describe_os_error(e: OSError) -> str:
