@@ -8,6 +8,21 @@ class KolorizeError(Exception):
     """A problem with the user's input (paths, files, configuration), not a bug."""
 
 
+class InvalidValue(KolorizeError, ValueError):
+    """A value handed to the Python API that it cannot take: a ValueError for its callers, one
+    line for the command line."""
+
+
+def whole_number(name: str, value: object, *, at_least: int = 1) -> int:
+    """`value` when it is a whole number (not a bool) of at least `at_least`; else InvalidValue
+    naming it."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < at_least:
+        raise InvalidValue(
+            f"{name} must be a whole number of at least {at_least}; got {quoted(value)}"
+        )
+    return value
+
+
 class MissingWeightsError(KolorizeError):
     """Pretrained weights could be neither found locally nor downloaded."""
 
