@@ -405,7 +405,12 @@ def colorize_command(
         typer.Argument(help="Photos, videos, folders (searched recursively) or glob patterns."),
     ],
     out: Annotated[
-        Path, typer.Option("--out", "-o", help="Output folder, or a file name for one photo.")
+        str,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Output folder (a trailing / says so), or a file name for one photo.",
+        ),
     ],
     model: ModelOpt = None,
     fmt: Annotated[
@@ -451,8 +456,9 @@ def colorize_command(
     from kolorize.photo_files import colorize_photos, find_inputs, format_name
     from kolorize.video.files import colorize_videos, is_photo_or_video, plan_media
 
-    found = find_inputs(inputs, skip_under=out, accept=is_photo_or_video)
-    jobs, video_jobs = plan_media(found, out, format_name(fmt))
+    folder = out.endswith(("/", os.sep))  # Path() drops the slash: 'out/a.png/' is a folder
+    found = find_inputs(inputs, skip_under=Path(out), accept=is_photo_or_video)
+    jobs, video_jobs = plan_media(found, Path(out), format_name(fmt), folder=folder)
     from kolorize.inference.colorizer import Colorizer  # torch: once the plan is known good
 
     colorizer = Colorizer.load(
@@ -462,17 +468,22 @@ def colorize_command(
     if jobs:
         where = jobs[0].target if len(jobs) == 1 and not video_jobs else out
         stopped = " before it was interrupted" if report.interrupted else ""
-        _echo(f"colorized {len(report.done)} of {len(jobs)} photos into {where}{stopped}")
+        _echo(_summary(len(report.done), len(jobs), "photos", where) + stopped)
     if report.interrupted:
         raise typer.Exit(report.exit_code)
     videos = colorize_videos(colorizer, video_jobs, temporal=temporal, log=_echo)
     if video_jobs:
         where = video_jobs[0].target if len(video_jobs) == 1 else out
-        _echo(f"colorized {len(videos.done)} of {len(video_jobs)} videos into {where}")
+        _echo(_summary(len(videos.done), len(video_jobs), "videos", where))
     failed = report.failed + videos.failed
     if failed:
         _echo(f"{len(failed)} failed: " + ", ".join(str(p) for p, _ in failed))
     raise typer.Exit(max(report.exit_code, videos.exit_code))
+
+
+def _summary(done: int, total: int, noun: str, where: str | Path) -> str:
+    """'colorized 2 of 3 photos into out'; where nothing was written, no file is named."""
+    return f"colorized {done} of {total} {noun}" + (f" into {where}" if done else "")
 
 
 @app.command("export")
