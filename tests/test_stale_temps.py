@@ -60,7 +60,7 @@ def test_a_killed_film_run_leaves_a_temporary_that_the_next_run_removes(
     pytest.importorskip("av")
     from videohelp import panned, write_clip
 
-    film = write_clip(tmp_path / "film.mp4", panned(240, step=1), audio=False)
+    film = write_clip(tmp_path / "film.mp4", panned(24), audio=False)
     out = tmp_path / "out"
     args = ["colorize", str(film), "-o", str(out / "film.mp4"), "--model", str(model)]
     killed = subprocess.Popen([sys.executable, "-m", "kolorize", *args],
