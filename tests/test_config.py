@@ -68,7 +68,7 @@ def test_values_are_quoted_shortened_in_messages():
         from_dict({"train": {"amp": [1, 2]}})  # the old key, with a value that is no name
 
 
-@pytest.mark.parametrize("seed", [-1, 2**32, 99999999999999999999999])
+@pytest.mark.parametrize("seed", [-1, 2**32, 99999999999999999999999, 10**400])
 def test_seeds_must_fit_in_32_bits(seed):
     with pytest.raises(KolorizeError, match=r"^train.seed must be in \[0, 4294967295\]; got "):
         apply_overrides(from_dict({}), {"train.seed": seed})
@@ -101,3 +101,15 @@ def test_a_config_file_that_is_not_utf8_is_one_line(tmp_path):
         load_config(cfg)
     cfg.write_bytes("\ufefftrain: {epochs: 3}\n".encode())  # a UTF-8 byte-order mark is fine
     assert load_config(cfg).train.epochs == 3
+
+
+def test_an_integer_too_long_to_read_is_one_line(tmp_path):
+    from kolorize.config import parse_set_options
+
+    digits = "9" * 5000  # Python refuses to read integers of over 4300 digits
+    with pytest.raises(KolorizeError, match=r"^train.seed must be a whole number; got '999"):
+        apply_overrides(from_dict({}), parse_set_options([f"train.seed={digits}"]))
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"train: {{seed: {digits}}}\n")
+    with pytest.raises(KolorizeError, match="is not valid YAML: Exceeds the limit"):
+        load_config(cfg)

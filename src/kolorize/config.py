@@ -256,10 +256,10 @@ def parse_set_options(items: Iterable[str]) -> dict[str, Any]:
     for item in items:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
-            raise KolorizeError(f"--set expects key=value, got {item!r}")
+            raise KolorizeError(f"--set expects key=value, got {quoted(item)}")
         try:
             parsed[key.strip()] = yaml.safe_load(raw) if raw.strip() else None
-        except yaml.YAMLError:
+        except (yaml.YAMLError, ValueError):  # ValueError: an integer of over 4300 digits
             parsed[key.strip()] = raw
     return parsed
 
@@ -274,7 +274,8 @@ class Range(NamedTuple):
     high_open: bool = False
 
     def holds(self, value: float) -> bool:
-        if not math.isfinite(value):
+        # only floats: math.isfinite overflows on a huge int, which the bounds refuse exactly
+        if isinstance(value, float) and not math.isfinite(value):
             return False
         above = value > self.low if self.low_open else value >= self.low
         below = value < self.high if self.high_open else value <= self.high
@@ -366,7 +367,7 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
         raise KolorizeError(f"no such config file: {path}")
     try:
         data = yaml.safe_load(_read_text(path)) or {}
-    except yaml.YAMLError as e:
+    except (yaml.YAMLError, ValueError) as e:  # ValueError: an integer of over 4300 digits
         raise KolorizeError(f"{path} is not valid YAML: {str(e).splitlines()[0]}") from None
     if not isinstance(data, dict):
         raise KolorizeError(f"{path} must hold a mapping")
