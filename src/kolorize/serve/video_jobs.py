@@ -203,7 +203,7 @@ def _check(source: Path, folder: Path, max_seconds: float, max_pixels: int) -> A
                                      f"{max_pixels:,} pixels a frame.")  # fmt: skip
     except VideoError as e:
         shutil.rmtree(folder, ignore_errors=True)
-        raise HTTPException(422, f"This clip: {e.reason}") from None
+        raise HTTPException(422, f"This clip: {e.reason}.") from None
     except HTTPException:
         shutil.rmtree(folder, ignore_errors=True)
         raise

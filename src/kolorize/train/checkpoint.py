@@ -63,8 +63,8 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        # torch's first line says what is wrong (the rest is where in its reader)
-        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        # torch's first sentence says what is wrong; the rest is advice and where in its reader
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0].split(". ")[0]
         raise UnreadableCheckpoint(path, reason) from None
 
 
