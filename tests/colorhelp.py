@@ -63,15 +63,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(app) -> Iterator[str]:
+def live_server(app, **options) -> Iterator[str]:
     """Serve a `create_app` app on a free 127.0.0.1 port in a thread, configured as
-    `kolorize serve` configures uvicorn; yields its URL."""
+    `kolorize serve` configures uvicorn (`options` go to `server_config`); yields its URL."""
     import uvicorn
 
     from kolorize.serve.app import server_config
 
     port = free_port()
-    server = uvicorn.Server(server_config(app, host="127.0.0.1", port=port))
+    server = uvicorn.Server(server_config(app, host="127.0.0.1", port=port, **options))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

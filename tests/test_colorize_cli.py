@@ -191,3 +191,38 @@ def test_single_file_output_format_must_match(tmp_path: Path) -> None:
     (tmp_path / "notes").write_text("a file where a folder should be")
     with pytest.raises(KolorizeError, match="is a file, not a folder"):
         plan(inputs, tmp_path / "notes")
+
+
+def test_a_summary_names_no_file_that_was_not_written(tmp_path: Path, model: Path) -> None:
+    (tmp_path / "zero.jpg").write_bytes(b"")
+    out = tmp_path / "out" / "zero.png"
+    result = run_cli("colorize", str(tmp_path / "zero.jpg"), "-o", str(out), "--model", str(model))
+    assert result.code == 1
+    assert "colorized 0 of 1 photos\n" in result.err and str(out) not in result.err
+    assert not out.exists()
+
+
+def test_a_trailing_slash_makes_the_output_a_folder(tmp_path: Path, model: Path) -> None:
+    photo = real_photo_paths(1)[0]
+    out = tmp_path / "out" / "dir.png"
+    result = run_cli("colorize", str(photo), "-o", f"{out}/", "--model", str(model))
+    assert result.code == 0, result.err
+    assert [p.name for p in out.iterdir()] == [photo.name]
+    assert f"colorized 1 of 1 photos into {out}/" in result.err
+
+
+@pytest.mark.parametrize("kind", ["GIF", "TIFF"])
+def test_an_animation_or_multi_page_file_is_colorized_from_its_first_frame_with_a_note(
+    tmp_path: Path, model: Path, kind: str
+) -> None:
+    frames = [Image.new("RGB", (40, 32), (v, v, v)) for v in (40, 120, 200)]
+    src = tmp_path / f"anim.{kind.lower()}"
+    frames[0].save(src, kind, save_all=True, append_images=frames[1:])
+    out = tmp_path / "out.png"
+    result = run_cli("colorize", str(src), "-o", str(out), "--model", str(model))
+    assert result.code == 0, result.err
+    note = f"note: {src}: it holds 3 frames (an animation or pages): only the first was colorized"
+    assert note in result.err.splitlines()
+    assert (
+        abs(float(np.mean(lightness(Image.open(out)))) - float(np.mean(lightness(frames[0])))) < 3
+    )

@@ -4,6 +4,7 @@ import shutil
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from badfiles import write_all
 from clihelp import run_cli
@@ -238,3 +239,32 @@ def test_the_colour_sample_is_the_seeded_1024_training_rows():
     assert len(rows) == 1024 and np.all(np.diff(rows) > 0)
     assert np.array_equal(rows, np.sort(np.random.default_rng(0).permutation(5000)[:1024]))
     assert np.array_equal(sample_rows(30), np.arange(30))
+
+
+def test_a_validation_split_that_would_vanish_is_refused(tmp_path, photo_dir):
+    # 24 usable photos of --n 5000 --val 8: 8/5000 of them rounds to no validation at all
+    out = tmp_path / "d"
+    with pytest.raises(KolorizeError, match=r"^only 24 usable images: --val 8 of --n 5000 "):
+        prepare(folder_candidates([photo_dir]), out, PrepareRequest(size=32, n=5000, val=8),
+                workers=1, log=_quiet)  # fmt: skip
+    assert not out.exists() or not any(out.iterdir())
+    asked = prepare(folder_candidates([photo_dir]), out, PrepareRequest(size=32, n=24, val=8),
+                    workers=1, log=_quiet)  # fmt: skip
+    assert (asked["train"], asked["val"]) == (16, 8)  # as many as exist: --val as given
+
+
+def test_validation_sources_without_a_usable_photo_are_refused(tmp_path, photo_dir):
+    gray = tmp_path / "gray"
+    gray.mkdir()
+    Image.new("L", (80, 80), 128).save(gray / "g.png")
+    with pytest.raises(KolorizeError, match="no usable validation images"):
+        prepare(folder_candidates([photo_dir]), tmp_path / "d",
+                PrepareRequest(size=32, n=10, val=2), val_candidates=folder_candidates([gray]),
+                workers=1, log=_quiet)  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32])
+def test_a_seed_outside_32_bits_is_one_line(tmp_path, photo_dir, seed):
+    with pytest.raises(KolorizeError, match=r"^--seed must be in \[0, 4294967295\]"):
+        prepare(folder_candidates([photo_dir]), tmp_path / "d", PrepareRequest(seed=seed),
+                log=_quiet)  # fmt: skip

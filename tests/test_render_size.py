@@ -72,3 +72,21 @@ def test_load_and_cli_take_a_render_size(tmp_path: Path) -> None:
                      str(tmp_path / "o.png"), "--render-size", "64")  # fmt: skip
     assert result.code == 0, result.err
     assert Image.open(tmp_path / "o.png").size == (64, 48)
+
+
+@pytest.mark.parametrize("option", ["batch_size", "render_size"])
+@pytest.mark.parametrize("value", [0, -3, 2.5, True])
+def test_colorizer_options_out_of_range_are_named_in_one_clear_error(
+    tmp_path: Path, option: str, value: object
+) -> None:
+    from kolorize.errors import KolorizeError
+
+    model = tiny_generator(tmp_path / "g.safetensors")
+    with pytest.raises(KolorizeError, match=rf"^{option} must be a whole number of at least 1; "
+                                            rf"got {value!r}$") as err:  # fmt: skip
+        Colorizer.load(model, "cpu", **{option: value})
+    assert isinstance(err.value, ValueError)  # what Python callers expect for a bad value
+    with pytest.raises(ValueError, match=r"^batch_size must be .*; got 0$"):
+        Colorizer(Recorder(), image_size=64, batch_size=0)
+    with pytest.raises(ValueError, match=r"^render_size must be .*; got 0$"):
+        Colorizer(Recorder(), image_size=64).render_side(0)

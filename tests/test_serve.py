@@ -134,3 +134,24 @@ def test_concurrent_users_get_their_own_photos(colorizer: Colorizer) -> None:
 def test_serve_refuses_a_missing_model(tmp_path: Path) -> None:
     result = run_cli("serve", "--model", str(tmp_path / "none"), "--port", "1")
     assert result.code == 2 and "no such model file" in result.err
+
+
+def test_an_animated_gif_comes_back_from_its_first_frame_with_a_note(client: httpx.Client) -> None:
+    frames = [Image.new("RGB", (40, 32), (v, v, v)) for v in (40, 120, 200)]
+    buf = io.BytesIO()
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:])
+    response = client.post("/api/colorize", files={"photo": ("a.gif", buf.getvalue())})
+    assert response.status_code == 200, response.text
+    assert response.headers["x-kolorize-note"] == (
+        "It holds 3 frames (an animation or pages): only the first was colorized."
+    )
+    assert (
+        "x-kolorize-note"
+        not in client.post("/api/colorize", files={"photo": ("b.png", _one_frame_png())}).headers
+    )
+
+
+def _one_frame_png() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 32), (90, 90, 90)).save(buf, "PNG")
+    return buf.getvalue()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import json
 import socket
 import threading
 import time
@@ -199,3 +200,105 @@ def test_uploaded_names_become_safe_stems() -> None:
     assert safe_stem("../My holiday (1).JPG") == "My_holiday_1"
     assert safe_stem(None) == "photo" and safe_stem("...mp4", "clip") == "clip"
     assert safe_stem("x" * 200 + ".mov", "clip") == "x" * 80
+
+
+def _slow_upload(url: str) -> socket.socket:
+    """A POST that declares 44,000 bytes and sends 100 of them, then nothing."""
+    host, port = url.removeprefix("http://").split(":")
+    s = socket.create_connection((host, int(port)))
+    s.sendall(
+        b"POST /api/colorize HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/"
+        b"form-data; boundary=x\r\nContent-Length: 44000\r\n\r\n" + b"--x\r\n" + b"a" * 95
+    )
+    return s  # fmt: skip
+
+
+def test_slow_uploads_do_not_keep_others_out(colorizer) -> None:
+    app = create_app(colorizer, max_bytes=MAX_BYTES, max_active=2, request_timeout=30)
+    with live_server(app) as base, httpx.Client(base_url=base, timeout=20) as http:
+        slow = [_slow_upload(base) for _ in range(3)]
+        time.sleep(0.5)
+        try:
+            answer = http.post("/api/colorize", files={"photo": ("a.png", _png(), "image/png")})
+        finally:
+            for s in slow:
+                s.close()
+    assert answer.status_code == 200, answer.text
+
+
+def _assert_guarded(answer: bytes, status: int) -> dict:
+    """`answer` (raw HTTP) has `status`, the security headers and one JSON sentence."""
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    assert lines[0].startswith(f"HTTP/1.1 {status} "), answer[:300]
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert headers["x-content-type-options"] == "nosniff" and headers["x-frame-options"] == "DENY"
+    detail = json.loads(body)["detail"]
+    assert isinstance(detail, str) and detail.endswith(".") and "\n" not in detail
+    return headers
+
+
+@pytest.mark.parametrize("protocol", ["httptools", "h11"])
+def test_what_uvicorn_answers_itself_is_guarded_too(colorizer, monkeypatch, protocol) -> None:
+    import uvicorn.protocols.http.auto as auto
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    if protocol == "h11":
+        monkeypatch.setattr(auto, "AutoHTTPProtocol", H11Protocol)
+    app = create_app(colorizer, request_timeout=1.0)
+    with live_server(app, max_connections=2) as base:
+        _assert_guarded(_raw(base, b"NOT HTTP AT ALL\r\n\r\n", wait=3), 400)
+        _assert_guarded(_raw(base, b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n"), 408)
+        host, port = base.removeprefix("http://").split(":")
+        idle = [socket.create_connection((host, int(port))) for _ in range(2)]
+        try:
+            full = _raw(base, b"GET /api/info HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", wait=3)
+        finally:
+            for s in idle:
+                s.close()
+        assert _assert_guarded(full, 503)["retry-after"] == "5"
+
+
+def test_every_error_is_one_sentence_that_echoes_nothing(url, colorizer) -> None:
+    upload = b"\x89PNG" + b"s3cret" * 20_000  # a field without a file name, echoed before
+    with httpx.Client(base_url=url) as http:
+        answers = {
+            "format": http.post("/api/colorize?format=gif", files={"photo": ("a.png", _png())}),
+            "missing": http.post("/api/colorize", files={"picture": ("a.png", _png())}),
+            "no name": http.post("/api/colorize", files={"photo": (None, upload)}),
+            "not found": http.get("/nothing-here"),
+        }
+    details = {k: a.json()["detail"] for k, a in answers.items()}
+    assert all(isinstance(d, str) and "s3cret" not in d and len(d) < 200 for d in details.values())
+    assert details["format"] == "format must be one of png, jpeg, webp."
+    assert (
+        "no field 'photo'" in details["missing"] and "'photo' must be a file" in details["no name"]
+    )
+    assert [a.status_code for a in answers.values()] == [422, 422, 422, 404]
+    assert all("s3cret" not in a.text for a in answers.values())
+
+
+def test_a_multipart_body_cut_short_is_a_400(url) -> None:
+    body = (b"--x\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"a.png\"\r\n"
+            b"Content-Type: image/png\r\n\r\n" + _png())  # no closing --x-- # fmt: skip
+    head = (b"POST /api/colorize HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/"
+            b"form-data; boundary=x\r\nContent-Length: %d\r\n\r\n" % len(body))  # fmt: skip
+    answer = _raw(url, head + body, wait=3)
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:300]
+    assert b"no closing boundary" in answer
+
+
+def test_head_of_the_page_and_a_bug_are_answered(colorizer) -> None:
+    class Broken:
+        image_size, description = colorizer.image_size, colorizer.description
+
+        def colorize(self, image):
+            raise RuntimeError("a bug of the server's own")
+
+    with live_server(create_app(Broken())) as base, httpx.Client(base_url=base) as http:
+        assert http.head("/").status_code == 200
+        failed = http.post("/api/colorize", files={"photo": ("a.png", _png(), "image/png")})
+    assert failed.status_code == 500
+    assert failed.json() == {"detail": "The server failed on this request; it has been logged."}
+    assert failed.headers["x-frame-options"] == "DENY"

@@ -3,19 +3,22 @@ A real uvicorn server on 127.0.0.1, httpx as the client."""
 
 from __future__ import annotations
 
+import io
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from PIL import Image
 
 pytest.importorskip("av")
 
 from colorhelp import live_server
 from kolorize.inference.colorizer import Colorizer
 from kolorize.serve import create_app
-from videohelp import audio_packets, panned, read_frames, write_clip
+from videohelp import audio_packets, cut_short, panned, read_frames, write_clip
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +59,17 @@ def test_a_clip_comes_back_in_colour_with_its_sound(client: httpx.Client, tmp_pa
     assert audio_packets(out) == audio_packets(src)
 
 
+def test_a_clip_cut_short_fails_with_its_frame_count(client: httpx.Client, tmp_path: Path) -> None:
+    whole = write_clip(tmp_path / "whole.mp4", panned(20), faststart=True)
+    sent = client.post("/api/video", files={"video": ("cut.mp4", cut_short(whole, 0.6))})
+    assert sent.status_code == 202, sent.text
+    states = _wait(client, sent.json()["id"])
+    assert states[-1]["state"] == "failed" and states[-1]["total"] == 20
+    assert re.fullmatch(r"the clip: the video ends after \d+ of its 20 frames \(the file is cut "
+                        r"short\)", states[-1]["detail"])  # fmt: skip
+    assert client.get(f"/api/video/{sent.json()['id']}/result").status_code == 409
+
+
 @pytest.mark.parametrize(
     ("name", "make", "kind", "status", "message"),
     [
@@ -64,7 +78,12 @@ def test_a_clip_comes_back_in_colour_with_its_sound(client: httpx.Client, tmp_pa
         ("notes.mp4", lambda p: b"not a film" * 50, "video/mp4", 422,
          "This clip: is not a video that can be read"),
         ("notes.txt", lambda p: b"hello", "text/plain", 415, "MP4, WebM or MOV"),
-        ("big.mp4", lambda p: b"\0" * 300_001, "video/mp4", 413, "too big: the limit is 293 KB"),
+        ("big.mp4", lambda p: b"\0" * 300_001, "video/mp4", 413,
+         "The clip is too big: the limit is 293 KB"),
+        ("huge.mp4", lambda p: b"\0" * 400_000, "video/mp4", 413,  # refused by its length
+         "The clip is too big: the limit is 293 KB"),
+        ("still.mp4", lambda p: _png_bytes(), "video/mp4", 422,
+         "This clip: is a still image, not a video"),
     ],
 )  # fmt: skip
 def test_bad_clips_get_a_clear_message(
@@ -74,6 +93,12 @@ def test_bad_clips_get_a_clear_message(
     response = client.post("/api/video", files={"video": (name, data, kind)})
     assert response.status_code == status, response.text
     assert message in response.json()["detail"]
+
+
+def _png_bytes() -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(panned(1)[0]).save(buf, "PNG")
+    return buf.getvalue()
 
 
 def test_unknown_or_unfinished_clips(client: httpx.Client) -> None:

@@ -106,3 +106,20 @@ def test_extra_epochs_that_is_not_a_whole_number_is_one_clear_error(tmp_path: Pa
     (tmp_path / "s.yaml").write_text(yaml.safe_dump({"runs": runs}))
     with pytest.raises(KolorizeError, match="run B: extra_epochs must be a whole number"):
         load_study(tmp_path / "s.yaml")
+
+
+@pytest.mark.parametrize("key", ["name", "continue_from", "extra_epochs"])
+def test_a_yaml_bomb_in_a_study_is_refused_in_a_short_line(tmp_path: Path, key: str) -> None:
+    from kolorize.errors import KolorizeError
+    from kolorize.study import load_study
+
+    anchors = ["&a0 [" + ", ".join(["1"] * 9) + "]"]
+    anchors += [f"&a{k} [" + ", ".join([f"*a{k - 1}"] * 9) + "]" for k in range(1, 9)]
+    bomb = "[" + ", ".join(anchors) + "]"
+    (tmp_path / "a.yaml").write_text("train: {epochs: 1}\n")
+    second = {"name": "B", "continue_from": "A", "extra_epochs": 1, key: "BOMB"}
+    runs = [{"name": "A", "config": "a.yaml"}, second]
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump({"runs": runs}).replace("BOMB", bomb))
+    with pytest.raises(KolorizeError) as err:
+        load_study(tmp_path / "s.yaml")
+    assert len(str(err.value)) < 200 + len(str(tmp_path))

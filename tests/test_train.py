@@ -153,6 +153,21 @@ def test_extending_a_finished_run_continues_from_its_last_epoch(tiny_dataset, tm
     assert load_checkpoint(list_checkpoints(run)[-1])["step"] == 12
 
 
+def test_an_unreadable_newest_checkpoint_is_named_and_kept_aside(tiny_dataset, tmp_path):
+    run = train(tiny_config(), tiny_dataset, tmp_path / "r", log=_quiet)
+    older, newest = list_checkpoints(run)
+    newest.write_bytes(b"not a checkpoint")
+    messages = []
+    train(tiny_config(**{"train.epochs": 3}), tiny_dataset, run, resume=True, log=messages.append)
+    kept = newest.with_name(newest.name + ".unreadable")
+    warning = f"warning: {newest.name} cannot be read ("
+    assert any(m.startswith(warning) and f"kept aside as {kept.name}" in m for m in messages)
+    assert any(f"resuming from {older.name}" in m for m in messages)
+    assert kept.read_bytes() == b"not a checkpoint"  # for inspection, never overwritten
+    assert load_checkpoint(list_checkpoints(run)[-1])["epoch"] == 3
+    assert [r["epoch"] for r in read_metrics(run)][-2:] == [2, 3]
+
+
 def test_nan_stops_the_run_and_keeps_the_checkpoint(tiny_dataset, tmp_path, monkeypatch):
     run = tmp_path / "r"
     train(tiny_config(**{"train.epochs": 1}), tiny_dataset, run, log=_quiet)

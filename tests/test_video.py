@@ -7,6 +7,7 @@ what people have. Flicker is the mean |change of ab| (CIE units) between consecu
 
 from __future__ import annotations
 
+import re
 import sys
 from fractions import Fraction
 from pathlib import Path
@@ -26,6 +27,8 @@ from videohelp import (  # noqa: E402
     H,
     W,
     audio_packets,
+    cut_short,
+    empty_clip,
     lab,
     moving_square,
     noisy_static,
@@ -215,6 +218,46 @@ def test_bad_videos_are_one_clear_error(tmp_path: Path, colorizer: Colorizer, ma
     assert caught.value.path == bad and str(bad) not in caught.value.reason
     assert not (tmp_path / "out.mp4").exists()
     _no_leftovers(tmp_path)
+
+
+def test_a_film_cut_short_fails_naming_the_frames_it_got(tmp_path: Path, model: Path) -> None:
+    # MP4 "faststart": the index, with its 30 frames, comes first, so the cut copy still opens
+    whole = write_clip(tmp_path / "whole.mp4", panned(30), faststart=True)
+    film = tmp_path / "film.mp4"
+    film.write_bytes(cut_short(whole, 0.6))
+    result = run_cli("colorize", str(film), "-o", str(tmp_path / "out" / "film.mp4"),
+                     "--model", str(model))  # fmt: skip
+    assert result.code == 1, result.err
+    lines = result.err.strip().splitlines()
+    said = [line for line in lines if line.startswith(f"skipped {film}: ")]
+    assert len(said) == 1 and re.search(r"the video ends after \d+ of its 30 frames", said[0])
+    assert "colorized 0 of 1 videos" in result.err and "Traceback" not in result.err
+    assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: empty_clip(p.with_suffix(".mkv")), "has no video frames"),
+        (lambda p: _still(p, "PNG"), "is a still image, not a video"),
+        (lambda p: _still(p, "JPEG"), "is a still image, not a video"),
+    ],
+)
+def test_files_that_hold_no_film_say_so(tmp_path: Path, colorizer: Colorizer, make,
+                                        message: str) -> None:  # fmt: skip
+    src = make(tmp_path / "clip.mp4")
+    with pytest.raises(VideoError) as caught:
+        colorize_video(colorizer, src, tmp_path / "out.mp4", show_progress=False)
+    assert caught.value.reason.startswith(message) and caught.value.path == src
+    assert not (tmp_path / "out.mp4").exists()
+    _no_leftovers(tmp_path)
+
+
+def _still(path: Path, kind: str) -> Path:
+    from PIL import Image
+
+    Image.fromarray(photo()).save(path, kind)
+    return path
 
 
 def test_damaged_frames_are_skipped_and_said(tmp_path: Path, colorizer: Colorizer) -> None:

@@ -63,11 +63,14 @@ def write_clip(
     pix_fmt: str = "yuv420p",
     audio: bool = True,
     rotation: int = 0,
+    faststart: bool = False,
 ) -> Path:
-    """Frames at 24 fps, with a 440 Hz tone as AAC sound (as long as the video)."""
+    """Frames at 24 fps, with a 440 Hz tone as AAC sound (as long as the video). `faststart`:
+    an MP4 with its index (and frame count) before the frames, as made for streaming."""
     import av
 
-    with av.open(str(path), "w") as container:
+    options = {"movflags": "faststart"} if faststart else {}
+    with av.open(str(path), "w", options=options) as container:
         video = container.add_stream(codec, rate=RATE)
         video.width, video.height, video.pix_fmt = W, H, pix_fmt
         if codec == "libx264":
@@ -87,6 +90,22 @@ def write_clip(
             tone.sample_rate, tone.pts = 44100, 0
             container.mux(sound.encode(tone))
             container.mux(sound.encode())
+    return path
+
+
+def cut_short(path: Path, share: float) -> bytes:
+    """The first `share` of a file's bytes: a download or a copy that stopped."""
+    return path.read_bytes()[: int(path.stat().st_size * share)]
+
+
+def empty_clip(path: Path) -> Path:
+    """A container with a video stream and not one frame in it."""
+    import av
+
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("ffv1", rate=RATE)
+        video.width, video.height, video.pix_fmt = W, H, "yuv444p"
+        container.start_encoding()
     return path
 
 

@@ -535,9 +535,12 @@ def colorize_command(
         ),
     ],
     out: Annotated[
-        Path,
+        str,
         typer.Option(
-            "--out", "-o", help="Output folder, or a file name for one photo.", metavar="PATH"
+            "--out",
+            "-o",
+            help="Output folder (a trailing / says so), or a file name for one photo.",
+            metavar="PATH",
         ),
     ],
     model: ModelOpt = None,
@@ -595,8 +598,9 @@ def colorize_command(
     from kolorize.photo_files import colorize_photos, find_inputs, format_name
     from kolorize.video.files import colorize_videos, is_photo_or_video, plan_media
 
-    found = find_inputs(inputs, skip_under=out, accept=is_photo_or_video)
-    jobs, video_jobs = plan_media(found, out, format_name(fmt))
+    folder = out.endswith(("/", os.sep))  # Path() drops the slash: 'out/a.png/' is a folder
+    found = find_inputs(inputs, skip_under=Path(out), accept=is_photo_or_video)
+    jobs, video_jobs = plan_media(found, Path(out), format_name(fmt), folder=folder)
     if skip_existing:
         jobs, video_jobs = _not_written_yet(jobs), _not_written_yet(video_jobs)
         if not jobs and not video_jobs:
@@ -611,13 +615,13 @@ def colorize_command(
     if jobs:
         where = jobs[0].target if len(jobs) == 1 and not video_jobs else out
         stopped = " before it was interrupted" if report.interrupted else ""
-        _echo(f"colorized {len(report.done)} of {len(jobs)} photos into {where}{stopped}")
+        _echo(_summary(len(report.done), len(jobs), "photos", where) + stopped)
     if report.interrupted:
         raise typer.Exit(report.exit_code)
     videos = colorize_videos(colorizer, video_jobs, temporal=temporal, log=_echo)
     if video_jobs:
         where = video_jobs[0].target if len(video_jobs) == 1 else out
-        _echo(f"colorized {len(videos.done)} of {len(video_jobs)} videos into {where}")
+        _echo(_summary(len(videos.done), len(video_jobs), "videos", where))
     failed = report.failed + videos.failed
     if failed:
         _echo(f"{len(failed)} failed: " + ", ".join(str(p) for p, _ in failed))
@@ -632,6 +636,11 @@ def _not_written_yet(jobs: list) -> list:
         kind = "video" if type(jobs[0]).__name__ == "VideoJob" else "photo"
         _echo(f"skipping {skipped} {kind}{'s' * (skipped > 1)} whose output exists")
     return todo
+
+
+def _summary(done: int, total: int, noun: str, where: str | Path) -> str:
+    """'colorized 2 of 3 photos into out'; where nothing was written, no file is named."""
+    return f"colorized {done} of {total} {noun}" + (f" into {where}" if done else "")
 
 
 @app.command("export", cls=_Command, short_help="Export a generator as ONNX.")

@@ -2,6 +2,7 @@
 code (2, or 1 for a missing extra)."""
 
 import errno
+import reprlib
 
 
 class KolorizeError(Exception):
@@ -18,8 +19,37 @@ class MissingExtraError(KolorizeError):
     exit_code = 1
 
 
+class InvalidValue(KolorizeError, ValueError):
+    """A value handed to the Python API that it cannot take: a ValueError for its callers, one
+    line for the command line."""
+
+
+def whole_number(name: str, value: object, *, at_least: int = 1) -> int:
+    """`value` when it is a whole number (not a bool) of at least `at_least`; else InvalidValue
+    naming it."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < at_least:
+        raise InvalidValue(
+            f"{name} must be a whole number of at least {at_least}; got {quoted(value)}"
+        )
+    return value
+
+
 class MissingWeightsError(KolorizeError):
     """Pretrained weights could be neither found locally nor downloaded."""
+
+
+_SHORT = reprlib.Repr()  # keyword arguments need Python 3.12
+_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother, _SHORT.maxlong = 2, 60, 60, 40
+_SHORT.maxlist = _SHORT.maxtuple = _SHORT.maxdict = _SHORT.maxset = 4
+QUOTED_CHARS = 80
+
+
+def quoted(value: object) -> str:
+    """`repr(value)` cut to at most QUOTED_CHARS characters, for messages: a value can be
+    anything a file or a request held (a YAML alias bomb expands to gigabytes when printed
+    whole); reprlib looks at only the few items it shows."""
+    text = _SHORT.repr(value)
+    return text if len(text) <= QUOTED_CHARS else text[: QUOTED_CHARS - 3] + "..."
 
 
 def describe_os_error(e: OSError) -> str:

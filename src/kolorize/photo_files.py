@@ -137,10 +137,13 @@ def _folder(
     return [(p, p.relative_to(folder)) for p in files]
 
 
-def plan(inputs: Sequence[tuple[Path, Path]], out: Path, fmt: str = "auto") -> list[Job]:
+def plan(
+    inputs: Sequence[tuple[Path, Path]], out: Path, fmt: str = "auto", *, folder: bool = False
+) -> list[Job]:
     """Where each photo goes. `out` is a file (one photo, named with an image suffix) or a
-    folder. Refuses plans that would overwrite an input or write two photos to one file."""
-    if out.suffix.lower() in IMAGE_EXTENSIONS and not out.is_dir():
+    folder (also when `folder` says so: `-o out/old.png/`). Refuses plans that would overwrite
+    an input or write two photos to one file."""
+    if names_a_file(out, has_image_suffix, folder):
         return [_single_file_job(inputs, out, fmt)]
     if out.exists() and not out.is_dir():
         raise KolorizeError(f"-o {out} is a file, not a folder (name an image file or a folder)")
@@ -151,6 +154,15 @@ def plan(inputs: Sequence[tuple[Path, Path]], out: Path, fmt: str = "auto") -> l
     jobs = _disambiguate(jobs)
     refuse_overwriting_inputs(jobs)
     return jobs
+
+
+def names_a_file(out: Path, kind: Callable[[Path], bool], folder: bool = False) -> bool:
+    """Whether `-o out` names one output file of a `kind` rather than a folder."""
+    return not folder and kind(out) and not out.is_dir()
+
+
+def has_image_suffix(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_EXTENSIONS
 
 
 def _single_file_job(inputs: Sequence[tuple[Path, Path]], out: Path, fmt: str) -> Job:
@@ -333,10 +345,17 @@ def colorize_photos(
                         fail(job, f"cannot write {job.target}: ", e)
                         continue
                     report.done.append(job)
+                    if img.frames > 1:
+                        log(f"note: {job.source}: {first_frame_only(img.frames)}")
                 bar.update(len(batch))
         except KeyboardInterrupt:
             report.interrupted = True  # what is written stays written; the caller reports
     return report
+
+
+def first_frame_only(frames: int) -> str:
+    """What was done with an animation or a multi-page file."""
+    return f"it holds {frames} frames (an animation or pages): only the first was colorized"
 
 
 def _ok(item: object) -> bool:
@@ -362,7 +381,10 @@ __all__ = [
     "check_fits_format",
     "colorize_photos",
     "find_inputs",
+    "first_frame_only",
     "format_name",
+    "has_image_suffix",
+    "names_a_file",
     "pixels_of",
     "plan",
     "refuse_overwriting_inputs",

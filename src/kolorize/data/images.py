@@ -2,12 +2,13 @@
 converted to plain sRGB or rejected with a short reason that ends up in the skipped-files report.
 
 Converted: CMYK (through its ICC profile when it has one), palette, 16-bit, alpha (composited
-on white), EXIF orientation, non-sRGB ICC profiles. Rejected: empty, not an image, truncated,
-corrupt, too small, too large (decompression bombs). A 16-bit gray or RGB file (PNG, TIFF)
-also keeps its 16-bit pixels (`LoadedImage.deep`), for a result with the scan's own depth.
-Grayscale detection lives here too, but the caller decides what to do with a grayscale photo
-(training skips it, colorizing wants it), and so does the resize to a model's square, shared by
-the dataset builder and inference.
+on white), EXIF orientation, non-sRGB ICC profiles; of an animation or a multi-page file, the
+first frame is taken (and noted). Rejected: empty, not an image, truncated, corrupt, too small,
+too large (decompression bombs). A 16-bit gray or RGB file (PNG, TIFF) also keeps its 16-bit
+pixels (`LoadedImage.deep`), for a result with the scan's own depth. Grayscale detection lives
+here too, but the caller decides what to do with a grayscale photo (training skips it,
+colorizing wants it), and so does the resize to a model's square, shared by the dataset builder
+and inference.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class LoadedImage:
     original_size: tuple[int, int] = (0, 0)  # (width, height) of the file, upright
     # a 16-bit file's own pixels, upright: (H, W) gray or (H, W, 3) RGB uint16; else None
     deep: np.ndarray | None = None
+    frames: int = 1  # an animated GIF, WebP or PNG, a multi-page TIFF: more (the first is used)
 
     @property
     def source_is_gray(self) -> bool:
@@ -262,6 +264,7 @@ def load_rgb(
             width, height = img.size
             if width * height > max_pixels:
                 raise ImageRejected("too large", f"{width}x{height} pixels (limit {max_pixels})")
+            frames = frame_count(img)  # before decoding: counting seeks through the file
             if draft_size and img.format == "JPEG":
                 img.draft(img.mode, (draft_size, draft_size))
             rawmode = _tile_rawmode(img)
@@ -280,6 +283,8 @@ def load_rgb(
         raise ImageRejected("corrupt", str(e)) from None
 
     source_mode = img.mode
+    if frames > 1:
+        conversions.append("first frame")
     img, orientation = upright(img)
     if orientation != 1:
         conversions.append("exif-rotated")
@@ -290,7 +295,18 @@ def load_rgb(
     if deep is not None:
         deep = orient_pixels(deep, orientation)
     rgb = _to_rgb(img, conversions)
-    return LoadedImage(rgb, conversions, source_mode, (width, height), deep)
+    return LoadedImage(rgb, conversions, source_mode, (width, height), deep, frames)
+
+
+def frame_count(img: Image.Image) -> int:
+    """How many frames (or pages) an opened file holds. A camera's MPO JPEG counts as one: its
+    second picture is a preview or a depth map, not more of the photo."""
+    if img.format == "MPO":
+        return 1
+    try:
+        return int(getattr(img, "n_frames", 1))
+    except Exception:  # a damaged frame table: the first frame, already decoded, is what counts
+        return 1
 
 
 def resize_photo(img: Image.Image, size: int, fit: Fit) -> Image.Image:

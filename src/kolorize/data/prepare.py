@@ -35,6 +35,8 @@ from kolorize.errors import KolorizeError
 from kolorize.locks import folder_lock
 from kolorize.progress import progress
 
+MAX_SEED = 2**32 - 1
+
 
 @dataclass(frozen=True)
 class PrepareRequest:
@@ -52,6 +54,10 @@ class PrepareRequest:
             raise KolorizeError(f"--n must be at least 2, got {self.n}")
         if not 0 <= self.val < self.n:
             raise KolorizeError(f"--val must be between 0 and n-1 ({self.n - 1}), got {self.val}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise KolorizeError(
+                f"--seed must be in [0, {MAX_SEED}] (numpy's seeds), got {self.seed}"
+            )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -106,9 +112,17 @@ def _outcomes(ordered: Sequence[Candidate], req: PrepareRequest, workers: int) -
 
 
 def _split_counts(accepted: int, req: PrepareRequest) -> tuple[int, int]:
+    """(train, val): --val as given when --n usable images were found; with fewer, the same
+    share of them. A share that rounds to no validation images at all is refused: training
+    and evaluation would silently score nothing."""
     if accepted >= req.n:
         return req.n - req.val, req.val
     val = min(round(accepted * req.val / req.n), accepted - 1)
+    if val == 0 and req.val > 0:
+        raise KolorizeError(
+            f"only {accepted} usable images: --val {req.val} of --n {req.n} is a share that "
+            f"leaves none of them for validation; ask for --n {accepted} to keep --val as given"
+        )
     return accepted - val, val
 
 
@@ -242,6 +256,8 @@ def _prepare_locked(
             n_train, n_val = _split_counts(accepted, req)
         else:
             n_val = _collect(val_candidates, req.val, req, writer, tally, workers, bar)
+            if n_val < 1 <= req.val:
+                raise KolorizeError("no usable validation images in the validation sources")
             n_train = _collect(candidates, req.n - req.val, req, writer, tally, workers, bar)
             if n_train < 1:
                 raise KolorizeError("no usable training images in the given sources")

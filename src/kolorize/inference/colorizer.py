@@ -31,6 +31,7 @@ from PIL import Image
 
 from kolorize.color import uint8_to_model_lightness_numpy
 from kolorize.data.images import load_rgb, resize_photo, to_8bit, upright_rgb
+from kolorize.errors import whole_number
 from kolorize.inference.backends import Predictor, TorchPredictor, load_onnx
 from kolorize.inference.recombine import recombine
 from kolorize.inference.user_hints import Hint, HintError, model_hint_channels
@@ -59,8 +60,9 @@ class Colorizer:
         description: str = "",
         takes_hints: bool = False,
     ) -> None:
-        if image_size < 1 or multiple < 1 or batch_size < 1:
-            raise ValueError("image_size, multiple and batch_size must be positive")
+        for name, value in (("image_size", image_size), ("multiple", multiple),
+                            ("batch_size", batch_size)):  # fmt: skip
+            whole_number(name, value)
         self._predict = predict
         self.multiple = multiple
         # The model's working size: the training size, rounded up to what the network accepts.
@@ -93,6 +95,9 @@ class Colorizer:
         replaces the training size as the default."""
         from kolorize.models.files import DEFAULT_MODEL
 
+        whole_number("batch_size", batch_size)  # before the model loads, not after
+        if render_size is not None:
+            whole_number("render_size", render_size)
         path = Path(path) if path is not None else DEFAULT_MODEL
         if path.suffix.lower() == ".onnx":
             predict, image_size, multiple = load_onnx(path, device)
@@ -121,9 +126,7 @@ class Colorizer:
         give finer colour detail and cost time (as DeOldify's render factor)."""
         if render_size is None:
             return self.image_size
-        if render_size < 1:
-            raise ValueError("render_size must be positive")
-        return round_to_multiple(render_size, self.multiple)
+        return round_to_multiple(whole_number("render_size", render_size), self.multiple)
 
     def colorize(
         self,

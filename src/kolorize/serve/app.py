@@ -11,7 +11,8 @@ Every request keeps its data to itself; the Colorizer serialises its own model c
 most `workers` photos are decoded and recombined at once, which bounds memory on big uploads.
 Uploads are limited by the request's Content-Length before anything is read, by the bytes
 actually read, then by the photo's own size and pixel count, each with a message a person can
-act on. What makes the page safe to expose (host names, other sites, deadlines, busy limit,
+act on. Every error is one JSON sentence (`{"detail": ...}`) that repeats nothing of the
+upload. What makes the page safe to expose (host names, other sites, deadlines, busy limit,
 headers) is in `guard`.
 """
 
@@ -25,23 +26,27 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from fastapi import FastAPI, File, HTTPException, Query, UploadFile
-from fastapi.responses import FileResponse, Response
+from fastapi import FastAPI, File, HTTPException, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kolorize.data.images import ImageRejected, load_rgb
 from kolorize.errors import KolorizeError
 from kolorize.interrupts import raise_if_interrupted
-from kolorize.photo_files import FORMATS, SIXTEEN_BIT, pixels_of, save_image
+from kolorize.photo_files import FORMATS, SIXTEEN_BIT, first_frame_only, pixels_of, save_image
 from kolorize.serve.guard import (
     LOCAL_HOSTS,
     BusyLimit,
     DeadlineMiddleware,
     HostCheck,
+    OneLineErrors,
     RequestDeadlines,
     SecurityHeaders,
     UploadLimit,
     UploadTooBig,
+    protocol_class,
     safe_stem,
 )
 from kolorize.serve.video_jobs import DEFAULT_MAX_VIDEO_SECONDS, add_video_routes
@@ -77,6 +82,37 @@ def _check_type(photo: UploadFile) -> None:
     )
 
 
+def _one_sentence(error: dict[str, Any]) -> str:
+    """A request FastAPI could not validate, in words: which field, what is wrong, never the
+    value (a form field may hold a whole upload)."""
+    where, *rest = tuple(error.get("loc") or ("request",))
+    name = str(rest[0]) if rest else "?"
+    if where == "query" and name == "format":
+        return f"format must be one of {', '.join(FORMATS)}."
+    if where == "body" and error.get("type") == "missing":
+        return f"The upload has no field {name!r}: send the file in a form field of that name."
+    if where == "body":
+        return f"The form field {name!r} must be a file, sent with a file name."
+    return f"The {where} parameter {name!r} is not valid."
+
+
+async def _validation_failed(_request: Request, exc: Exception) -> JSONResponse:
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    detail = _one_sentence(errors[0]) if errors else "The request is not valid."
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's own 404 and 405 ("Not Found") in words; the app's messages as they are."""
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = "There is nothing at this address."
+    elif exc.status_code == 405 and detail == "Method Not Allowed":
+        detail = f"This address does not take {request.method} requests."
+    return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+
+
 def _rejection(e: ImageRejected, max_pixels: int) -> HTTPException:
     if e.reason == "too large":
         return HTTPException(413, f"The photo has too many pixels: the limit is {max_pixels:,}.")
@@ -101,17 +137,23 @@ def create_app(
     (enforced when served through `server_config`)."""
     app = FastAPI(title="kolorize", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.deadlines = RequestDeadlines(request_timeout)
-    # The last added runs first: headers on every answer, then host, deadline, size, load.
+    # The last added runs first: headers on every answer, failures as one sentence, then host,
+    # deadline, size, load.
     app.add_middleware(BusyLimit, max_active=max_active, path="/api/colorize")
-    app.add_middleware(UploadLimit, max_bytes=max_bytes)
+    app.add_middleware(
+        UploadLimit, max_bytes=max_bytes, nouns={"/api/colorize": "photo", "/api/video": "clip"}
+    )
     app.add_middleware(DeadlineMiddleware, deadlines=app.state.deadlines)
     app.add_middleware(HostCheck, allowed_hosts=list(allowed_hosts))
+    app.add_middleware(OneLineErrors)
     app.add_middleware(SecurityHeaders)
+    app.add_exception_handler(RequestValidationError, _validation_failed)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     limiter = anyio.CapacityLimiter(workers)
     video = add_video_routes(app, colorizer, max_bytes=max_bytes, max_seconds=max_video_seconds)
 
-    def colorize_bytes(data: bytes, fmt: str) -> tuple[bytes, tuple[int, int]]:
+    def colorize_bytes(data: bytes, fmt: str) -> tuple[bytes, tuple[int, int], int]:
         try:
             loaded = load_rgb(data, min_side=1, max_pixels=max_pixels,
                               keep_16bit=fmt in SIXTEEN_BIT)  # fmt: skip
@@ -126,9 +168,9 @@ def create_app(
             save_image(result, buf, fmt)
         except ValueError as e:  # too big for the format
             raise HTTPException(422, f"{e}.") from None
-        return buf.getvalue(), (result.shape[1], result.shape[0])
+        return buf.getvalue(), (result.shape[1], result.shape[0]), loaded.frames
 
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def index() -> FileResponse:
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
@@ -152,20 +194,19 @@ def create_app(
         data = await photo.read(max_bytes + 1)
         if len(data) > max_bytes:
             raise UploadTooBig(max_bytes)
-        content, (width, height) = await anyio.to_thread.run_sync(
+        content, (width, height), frames = await anyio.to_thread.run_sync(
             colorize_bytes, data, format, limiter=limiter
         )
         name = f"{safe_stem(photo.filename)}-colorized{FORMATS[format][1]}"
-        return Response(
-            content,
-            media_type=_MEDIA_TYPES[format],
-            headers={
-                "Content-Disposition": f'inline; filename="{name}"',
-                "X-Image-Width": str(width),
-                "X-Image-Height": str(height),
-                "Cache-Control": "no-store",
-            },
-        )
+        headers = {
+            "Content-Disposition": f'inline; filename="{name}"',
+            "X-Image-Width": str(width),
+            "X-Image-Height": str(height),
+            "Cache-Control": "no-store",
+        }
+        if frames > 1:
+            headers["X-Kolorize-Note"] = first_frame_only(frames).capitalize() + "."
+        return Response(content, media_type=_MEDIA_TYPES[format], headers=headers)
 
     return app
 
@@ -174,14 +215,13 @@ def server_config(
     app: FastAPI, *, max_connections: int = DEFAULT_MAX_CONNECTIONS, **options: Any
 ) -> Any:
     """uvicorn's config for `app`, with the request deadline on every connection and at most
-    `max_connections` open ones (uvicorn answers 503 beyond)."""
+    `max_connections` open ones (503 beyond), uvicorn's own answers as the app's are."""
     import uvicorn
     from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
     return uvicorn.Config(
         app,
-        http=app.state.deadlines.protocol(AutoHTTPProtocol),
-        limit_concurrency=max_connections,
+        http=protocol_class(AutoHTTPProtocol, app.state.deadlines, max_connections),
         timeout_keep_alive=5,
         log_level="warning",
         lifespan="off",

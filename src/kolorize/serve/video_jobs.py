@@ -17,7 +17,6 @@ import atexit
 import re
 import secrets
 import shutil
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +28,7 @@ import anyio
 from fastapi import FastAPI, File, HTTPException, UploadFile
 from fastapi.responses import FileResponse
 
+from kolorize.rundir import private_temp_folder
 from kolorize.serve.guard import UploadTooBig, safe_stem
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 DEFAULT_MAX_VIDEO_SECONDS = 30.0
 DEFAULT_MAX_VIDEO_PIXELS = 1920 * 1080
 KEEP_SECONDS = 15 * 60
+TEMP_PREFIX = "kolorize-video-"  # its folder of uploads and results, in the system's temp folder
 MAX_WAITING = 4
 # Containers browsers can play back (with the codecs they usually hold).
 VIDEO_TYPES = {
@@ -130,7 +131,7 @@ def add_video_routes(
         available = False
     else:
         available = True
-    root = Path(tempfile.mkdtemp(prefix="kolorize-video-"))
+    root = private_temp_folder(TEMP_PREFIX)
     atexit.register(shutil.rmtree, root, True)
     jobs = VideoJobs(colorizer)
 
@@ -202,7 +203,7 @@ def _check(source: Path, folder: Path, max_seconds: float, max_pixels: int) -> A
                                      f"{max_pixels:,} pixels a frame.")  # fmt: skip
     except VideoError as e:
         shutil.rmtree(folder, ignore_errors=True)
-        raise HTTPException(422, f"This clip: {e.reason}") from None
+        raise HTTPException(422, f"This clip: {e.reason}.") from None
     except HTTPException:
         shutil.rmtree(folder, ignore_errors=True)
         raise

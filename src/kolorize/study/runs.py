@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from kolorize.config import RunConfig, apply_overrides, from_dict, load_config, load_yaml
-from kolorize.errors import KolorizeError
+from kolorize.errors import KolorizeError, quoted
 from kolorize.interrupts import raise_if_interrupted
 from kolorize.rundir import CONFIG, GENERATOR, atomic_write, is_finished
 from kolorize.train.checkpoint import checkpoint_dir, latest_checkpoint, list_checkpoints
@@ -58,23 +58,27 @@ class Study:
 def load_study(path: str | Path) -> Study:
     path = Path(path)
     data = load_yaml(path)
-    unknown = set(data) - {"runs", "set"}
+    unknown = set(map(str, data)) - {"runs", "set"}
     if unknown:
         raise KolorizeError(f"{path}: unknown study key(s) {', '.join(sorted(unknown))}")
     runs: list[StudyRun] = []
     for i, entry in enumerate(data.get("runs") or []):
         if not isinstance(entry, Mapping) or "name" not in entry:
             raise KolorizeError(f"{path}: run #{i + 1} needs at least a name")
-        bad = set(entry) - _RUN_KEYS
+        if not isinstance(entry["name"], (str, int)) or isinstance(entry["name"], bool):
+            raise KolorizeError(f"{path}: run #{i + 1}: name must be text; got "
+                                f"{quoted(entry['name'])}")  # fmt: skip
+        bad = set(map(str, entry)) - _RUN_KEYS
         if bad:
             raise KolorizeError(
                 f"{path}: run {entry['name']}: unknown key(s) {', '.join(sorted(bad))}"
             )
+        config = _optional_text(path, entry, "config")
         run = StudyRun(
             name=str(entry["name"]),
-            config=(path.parent / entry["config"]) if entry.get("config") else None,
-            init_from=entry.get("init_from"),
-            continue_from=entry.get("continue_from"),
+            config=(path.parent / config) if config else None,
+            init_from=_optional_text(path, entry, "init_from"),
+            continue_from=_optional_text(path, entry, "continue_from"),
             extra_epochs=_whole_number(path, entry, "extra_epochs"),
             overrides=dict(entry.get("set") or {}),
         )
@@ -94,11 +98,18 @@ def load_study(path: str | Path) -> Study:
     return Study(path, runs, dict(data.get("set") or {}))
 
 
+def _optional_text(path: Path, entry: dict[str, Any], key: str) -> str | None:
+    value = entry.get(key)
+    if value is not None and not isinstance(value, str):
+        raise KolorizeError(f"{path}: run {entry['name']}: {key} must be text, got {quoted(value)}")
+    return value
+
+
 def _whole_number(path: Path, entry: dict[str, Any], key: str) -> int:
     value = entry.get(key, 0)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise KolorizeError(
-            f"{path}: run {entry['name']}: {key} must be a whole number, got {value!r}"
+            f"{path}: run {entry['name']}: {key} must be a whole number, got {quoted(value)}"
         )
     return value
 

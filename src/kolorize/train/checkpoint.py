@@ -1,9 +1,13 @@
 """Full training checkpoints: networks, optimizers, schedulers, counters, RNG states and the
 config, written atomically (`atomic_write`) so a crash never leaves a half file.
-Names sort by progress; the newest readable one is where `--resume` continues."""
+Names sort by progress; the newest readable one is where `--resume` continues, and newer ones
+that cannot be read (a damaged disk, a hand edit) are renamed aside (`set_aside`): no longer
+checkpoints, so neither overwritten when training reaches their step again nor pruned."""
 
 from __future__ import annotations
 
+import itertools
+import os
 import random
 import re
 from pathlib import Path
@@ -48,21 +52,43 @@ def save_checkpoint(run_dir: Path, state: dict[str, Any], *, keep: int) -> Path:
     return path
 
 
+class UnreadableCheckpoint(KolorizeError):
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"checkpoint {path} cannot be read: {reason}")
+        self.path = path
+        self.reason = reason
+
+
 def load_checkpoint(path: Path) -> dict[str, Any]:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise KolorizeError(f"checkpoint {path} cannot be read: {e}") from None
+        # torch's first sentence says what is wrong; the rest is advice and where in its reader
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0].split(". ")[0]
+        raise UnreadableCheckpoint(path, reason) from None
 
 
-def latest_checkpoint(run_dir: Path) -> tuple[Path, dict[str, Any]] | None:
-    """The newest checkpoint that loads (an unreadable newest one is skipped, not trusted)."""
+def latest_checkpoint(
+    run_dir: Path, unreadable: list[UnreadableCheckpoint] | None = None
+) -> tuple[Path, dict[str, Any]] | None:
+    """The newest checkpoint that loads (an unreadable newest one is skipped, not trusted);
+    the newer ones that did not load are added to `unreadable`, with why."""
     for path in reversed(list_checkpoints(run_dir)):
         try:
             return path, load_checkpoint(path)
-        except KolorizeError:
-            continue
+        except UnreadableCheckpoint as e:
+            if unreadable is not None:
+                unreadable.append(e)
     return None
+
+
+def set_aside(path: Path) -> Path:
+    """Rename an unreadable checkpoint to `NAME.unreadable` (`-2`, `-3`, ... when that is
+    taken), out of the way of training, and return its new path."""
+    names = (f"{path.name}.unreadable" + (f"-{n}" if n > 1 else "") for n in itertools.count(1))
+    target = next(path.with_name(name) for name in names if not (path.parent / name).exists())
+    os.replace(path, target)
+    return target
 
 
 def rng_state() -> dict[str, Any]:

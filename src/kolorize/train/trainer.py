@@ -56,11 +56,13 @@ from kolorize.train.build import (
     training_size,
 )
 from kolorize.train.checkpoint import (
+    UnreadableCheckpoint,
     checkpoint_dir,
     latest_checkpoint,
     list_checkpoints,
     rng_state,
     save_checkpoint,
+    set_aside,
     set_rng_state,
 )
 from kolorize.train.graphs import GraphedStep
@@ -189,16 +191,24 @@ class Trainer:
     # -- resuming --------------------------------------------------------------------------
 
     def _checkpoint_to_resume(self, resume: bool) -> dict[str, Any] | None:
-        found = latest_checkpoint(self.run_dir)
+        unreadable: list[UnreadableCheckpoint] = []
+        found = latest_checkpoint(self.run_dir, unreadable)
         if found is None:
             if list_checkpoints(self.run_dir):
-                raise KolorizeError(f"no readable checkpoint in {checkpoint_dir(self.run_dir)}")
+                why = "; ".join(f"{e.path.name}: {e.reason}" for e in unreadable)
+                raise KolorizeError(
+                    f"no readable checkpoint in {checkpoint_dir(self.run_dir)} ({why})"
+                )
             return None
         if not resume:
             raise KolorizeError(
                 f"{self.run_dir} already holds a training run: pass --resume to continue it, "
                 "or choose another --run-dir"
             )
+        for e in unreadable:  # newer than the one resumed: training would overwrite them
+            kept = set_aside(e.path) if self.dist.is_main else e.path
+            self.log(f"warning: {e.path.name} cannot be read ({e.reason}); "
+                     f"kept aside as {kept.name}")  # fmt: skip
         path, state = found
         self.log(f"resuming from {path.name} (epoch {state['epoch']}, step {state['step']})")
         return state

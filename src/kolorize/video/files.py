@@ -11,9 +11,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from kolorize.data.images import IMAGE_EXTENSIONS, is_image_path
+from kolorize.data.images import is_image_path
 from kolorize.errors import KolorizeError
-from kolorize.photo_files import Job, Report, plan, refuse_overwriting_inputs
+from kolorize.photo_files import (
+    Job,
+    Report,
+    has_image_suffix,
+    names_a_file,
+    plan,
+    refuse_overwriting_inputs,
+)
 from kolorize.video.transcode import VideoError, colorize_video, is_video_path, require_av
 
 
@@ -28,32 +35,34 @@ def is_photo_or_video(path: Path) -> bool:
 
 
 def plan_media(
-    found: Sequence[tuple[Path, Path]], out: Path, fmt: str
+    found: Sequence[tuple[Path, Path]], out: Path, fmt: str, *, folder: bool = False
 ) -> tuple[list[Job], list[VideoJob]]:
-    """`plan` for the photos among `find_inputs`' results, `plan_videos` for the videos."""
+    """`plan` for the photos among `find_inputs`' results, `plan_videos` for the videos;
+    `folder`: `out` is a folder whatever its name."""
     videos = [item for item in found if is_video_path(item[0])]
     photos = [item for item in found if not is_video_path(item[0])]
-    if photos and _names_one_video(out):
+    if photos and names_a_file(out, is_video_path, folder):
         raise KolorizeError(f"-o {out} names a video file, but photos were given")
-    return (plan(photos, out, fmt) if photos else []), plan_videos(videos, out)
+    return (
+        plan(photos, out, fmt, folder=folder) if photos else [],
+        plan_videos(videos, out, folder=folder),
+    )
 
 
-def _names_one_video(out: Path) -> bool:
-    return is_video_path(out) and not out.is_dir()
-
-
-def plan_videos(videos: Sequence[tuple[Path, Path]], out: Path) -> list[VideoJob]:
+def plan_videos(
+    videos: Sequence[tuple[Path, Path]], out: Path, *, folder: bool = False
+) -> list[VideoJob]:
     """Where each video goes: `out` is one video file or a folder."""
     if not videos:
         return []
     require_av()  # before any photo is done, not after
-    if _names_one_video(out):
+    if names_a_file(out, is_video_path, folder):
         if len(videos) != 1:  # photos with it: plan_media has refused already
             raise KolorizeError(
                 f"-o {out} names one video file but {len(videos)} files were given; give a folder"
             )
         jobs = [VideoJob(videos[0][0], out)]
-    elif out.suffix.lower() in IMAGE_EXTENSIONS and not out.is_dir():
+    elif names_a_file(out, has_image_suffix, folder):
         raise KolorizeError(f"-o {out} names a photo file, but videos were given; give a folder")
     else:
         jobs = [VideoJob(source, out / rel) for source, rel in videos]

@@ -63,6 +63,7 @@ class VideoInfo:
     width: int  # as stored (before rotation)
     height: int
     frames: int  # from the container, or estimated from duration and rate; 0 if unknown
+    frames_stated: bool  # `frames` is the container's own count (MP4, MOV), not an estimate
     rate: Fraction  # average frames per second
     seconds: float
     codec: str
@@ -95,11 +96,16 @@ def probe(path: str | Path) -> VideoInfo:
     """What a video holds, read from its header and first frame (which must decode)."""
     av = require_av()
     path = Path(path)
-    with _clear_errors(path), av.open(str(path)) as container:
+    with _clear_errors(path), _open_to_probe(av, path) as container:
+        if _is_still_image(container):
+            raise VideoError(path, "is a still image, not a video; colorize it as a photo")
         stream = _video_stream(container, path)
-        first = next(container.decode(stream), None)
+        try:
+            first = next(container.decode(stream), None)
+        except av.EOFError:  # a container with a video stream but not one frame in it
+            first = None
         if first is None:
-            raise VideoError(path, "the video stream has no frames that can be decoded")
+            raise VideoError(path, "has no video frames")
         rate = Fraction(stream.average_rate or stream.guessed_rate or 0)
         seconds = _seconds(container, stream)
         frames = stream.frames or round(seconds * rate)
@@ -107,6 +113,7 @@ def probe(path: str | Path) -> VideoInfo:
             width=stream.codec_context.width,
             height=stream.codec_context.height,
             frames=int(frames),
+            frames_stated=bool(stream.frames),
             rate=rate,
             seconds=seconds,
             codec=stream.codec_context.name,
@@ -153,11 +160,22 @@ def colorize_video(
         return out
 
     with bar, atomic_write(dst) as tmp:
-        done, codec = _transcode(src, tmp, fmt, info, colour, colorizer.batch_size,
-                                 dst=dst, log=log, on_progress=on_progress)  # fmt: skip
+        done, damaged, codec = _transcode(src, tmp, fmt, info, colour, colorizer.batch_size,
+                                          dst=dst, log=log, on_progress=on_progress)  # fmt: skip
         if done == 0:
             raise VideoError(src, "no video frames could be decoded")
+        _check_complete(src, info, done, damaged)
     return VideoResult(dst, done, time.perf_counter() - start, codec, smoother.cuts)
+
+
+def _check_complete(src: Path, info: VideoInfo, done: int, damaged: int) -> None:
+    """A film whose data ends before the frames its container lists (a download or a copy cut
+    short: MP4 and MOV list their frames up front) fails: a shorter film is not what was asked
+    for. Frames lost to damaged packets were said already."""
+    if info.frames_stated and done + damaged < info.frames:
+        raise VideoError(
+            src, f"the video ends after {done} of its {info.frames} frames (the file is cut short)"
+        )
 
 
 def _transcode(
@@ -171,9 +189,9 @@ def _transcode(
     dst: Path,
     log: Callable[[str], None],
     on_progress: Callable[[int, int], None] | None,
-) -> tuple[int, str]:
+) -> tuple[int, int, str]:
     """Decode `src`, `colour` its frames a batch at a time, encode them into `tmp` with the
-    sound copied; (frames written, output codec)."""
+    sound copied; (frames written, damaged packets skipped, output codec)."""
     av = require_av()
     done = 0
     with _clear_errors(src), av.open(str(src)) as inp:
@@ -192,7 +210,7 @@ def _transcode(
             encoder.finish()
     if frames.damaged:
         log(f"{src}: {frames.damaged} damaged video packets skipped (their frames are missing)")
-    return done, encoder.codec
+    return done, frames.damaged, encoder.codec
 
 
 class _clear_errors:
@@ -227,6 +245,20 @@ def _is_invalid(err: BaseException) -> bool:
 
 def _reason(err: BaseException) -> str:
     return str(getattr(err, "strerror", None) or err).strip() or type(err).__name__
+
+
+def _open_to_probe(av: Any, path: Path) -> Any:
+    try:
+        return av.open(str(path))
+    except av.EOFError:  # reading the header ran to the end without finding a frame
+        raise VideoError(path, "has no video frames") from None
+
+
+def _is_still_image(container: Any) -> bool:
+    # FFmpeg reads a PNG or JPEG file (whatever its name) as a one-frame "video" that an MP4
+    # would store as it is, and no player would play
+    name = container.format.name
+    return name in ("image2", "image2pipe") or name.endswith("_pipe")
 
 
 def _video_stream(container: Any, path: Path) -> Any:
