@@ -1,13 +1,15 @@
 """Make a trained generator the model that ships inside the package.
 
     .venv/bin/python scripts/ship_model.py RUN_DIR_OR_SAFETENSORS [--note TEXT]
-        [--temperature T]
+        [--temperature T] [--unbalance B] [--render-size N]
 
 Writes src/kolorize/models/colorizer.safetensors: the generator's tensors in float16 (BatchNorm
 counters stay integers), the config and training metadata as before (its training record
 included) plus `shipped_from` and `note`, and records the file's SHA-256 in
 src/kolorize/models/files.py, which the tests check. `--temperature`: a classes model's
-annealed-mean T, as chosen on validation photos (scripts/judge_colorizer.py --temperature).
+annealed-mean T, `--unbalance` the share of its class rebalancing undone, `--render-size` the
+side it predicts colour at by default: each as chosen on validation photos
+(scripts/judge_colorizer.py --temperature / --unbalance / --render-size).
 """
 
 from __future__ import annotations
@@ -20,7 +22,12 @@ from pathlib import Path
 import torch
 
 from kolorize.ab_bins import unbalancing_offset
-from kolorize.models.files import DEFAULT_MODEL, read_generator, save_generator_tensors
+from kolorize.models.files import (
+    DEFAULT_MODEL,
+    read_generator,
+    render_sizes,
+    save_generator_tensors,
+)
 
 FILES_PY = Path(__file__).resolve().parents[1] / "src" / "kolorize" / "models" / "files.py"
 
@@ -31,6 +38,7 @@ def main() -> None:
     parser.add_argument("--note", default="")
     parser.add_argument("--temperature", type=float)
     parser.add_argument("--unbalance", type=float, help="share of the rebalancing undone")
+    parser.add_argument("--render-size", type=int, help="the default side colour is predicted at")
     args = parser.parse_args()
     tensors, cfg, meta = read_generator(args.source)
     if args.temperature is not None:
@@ -43,6 +51,11 @@ def main() -> None:
         weights = torch.tensor(meta["class_weights"])
         tensors["logit_offset"] = unbalancing_offset(weights, args.unbalance)
         meta["unbalance"] = args.unbalance
+    if args.render_size is not None:
+        largest = render_sizes(meta).largest
+        if not 0 < args.render_size <= largest:
+            raise SystemExit(f"--render-size must be in 1..{largest} for this model")
+        meta["render_size"] = args.render_size
     half = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in tensors.items()}
     shipped_from = Path(args.source).resolve().name
     save_generator_tensors(DEFAULT_MODEL, half, cfg, **meta, shipped_from=shipped_from,

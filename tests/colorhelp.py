@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -28,7 +29,7 @@ TINY = {
 }
 
 
-def tiny_generator(path: Path, arch: str = "unet", image_size: int = 32) -> Path:
+def tiny_generator(path: Path, arch: str = "unet", image_size: int = 32, **meta: Any) -> Path:
     """A random tiny generator saved as `path`, with its last layer scaled up so it paints
     strong colours (many out of the sRGB gamut): a random init alone gives near-gray output."""
     torch.manual_seed(1)
@@ -41,7 +42,9 @@ def tiny_generator(path: Path, arch: str = "unet", image_size: int = 32) -> Path
     with torch.no_grad():
         for p in last.parameters():
             p.mul_(scale)
-    return save_generator(path, net.eval(), cfg, image_size=image_size, epoch=1, phase="pretrain")
+    return save_generator(
+        path, net.eval(), cfg, image_size=image_size, epoch=1, phase="pretrain", **meta
+    )
 
 
 def lightness(image: Image.Image) -> np.ndarray:

@@ -50,7 +50,8 @@ def test_colour_is_predicted_at_the_render_size_and_put_on_full_resolution() -> 
 def test_a_larger_render_size_gives_finer_colour(tmp_path: Path) -> None:
     """A real (tiny, random) fully convolutional U-Net at 32 and 128 px: the colour map at 128
     has more detail (larger ab gradients) on the same photo."""
-    colorizer = Colorizer.load(tiny_generator(tmp_path / "g.safetensors"), "cpu")
+    # trained on crops down to a quarter of a photo: 128 px is as far as it goes
+    colorizer = Colorizer.load(tiny_generator(tmp_path / "g.safetensors", crop_min=0.25), "cpu")
     photo = Image.fromarray(data.astronaut()).resize((256, 256))
 
     def colour_detail(image: Image.Image) -> float:
@@ -64,8 +65,27 @@ def test_a_larger_render_size_gives_finer_colour(tmp_path: Path) -> None:
     assert fine > 1.5 * coarse
 
 
+def test_a_render_size_beyond_the_models_training_is_one_line(tmp_path: Path) -> None:
+    from kolorize.errors import InvalidValue
+
+    whole = Colorizer.load(tiny_generator(tmp_path / "w.safetensors"), "cpu")
+    assert (whole.image_size, whole.largest_render_size) == (32, 32)
+    with pytest.raises(InvalidValue, match=r"^render size 64 is above this model's largest, 32"):
+        whole.render_side(64)
+    crops = tiny_generator(tmp_path / "c.safetensors", crop_min=0.25, render_size=96)
+    assert Colorizer.load(crops, "cpu").image_size == 96  # the size chosen when it was shipped
+    assert Colorizer.load(crops, "cpu", render_size=128).image_size == 128
+    with pytest.raises(InvalidValue, match=r"largest, 128 px"):
+        Colorizer.load(crops, "cpu", render_size=160)
+    Image.fromarray(data.camera()).resize((64, 48)).save(tmp_path / "p.png")
+    result = run_cli("colorize", str(tmp_path / "p.png"), "-m", str(crops), "-o",
+                     str(tmp_path / "o.png"), "--render-size", "512")  # fmt: skip
+    assert result.code == 2 and not (tmp_path / "o.png").exists()
+    assert result.err.strip().count("\n") == 0 and "largest, 128 px" in result.err
+
+
 def test_load_and_cli_take_a_render_size(tmp_path: Path) -> None:
-    path = tiny_generator(tmp_path / "g.safetensors")
+    path = tiny_generator(tmp_path / "g.safetensors", crop_min=0.5)
     assert Colorizer.load(path, "cpu", render_size=70).image_size == 64
     Image.fromarray(data.camera()).resize((64, 48)).save(tmp_path / "p.png")
     result = run_cli("colorize", str(tmp_path / "p.png"), "-m", str(path), "-o",

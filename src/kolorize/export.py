@@ -88,6 +88,8 @@ def export_onnx(model: str | Path, out: str | Path, *, opset: int = OPSET) -> Pa
             "generator": json.dumps(asdict(cfg)),
             "epoch": json.dumps(meta.get("epoch")),
             "phase": json.dumps(meta.get("phase")),
+            # what the Colorizer reads back to choose and cap its render size
+            **{key: str(meta[key]) for key in ("crop_min", "render_size") if key in meta},
         }
         onnx.helper.set_model_props(graph, {META_PREFIX + k: v for k, v in props.items()})
         onnx.checker.check_model(graph)

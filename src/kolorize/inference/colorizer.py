@@ -31,7 +31,7 @@ from PIL import Image
 
 from kolorize.color import uint8_to_model_lightness_numpy
 from kolorize.data.images import load_rgb, resize_photo, to_8bit, upright_rgb
-from kolorize.errors import whole_number
+from kolorize.errors import InvalidValue, whole_number
 from kolorize.inference.backends import Predictor, TorchPredictor, load_onnx
 from kolorize.inference.recombine import recombine
 from kolorize.inference.user_hints import Hint, HintError, model_hint_channels
@@ -59,6 +59,7 @@ class Colorizer:
         batch_size: int = 8,
         description: str = "",
         takes_hints: bool = False,
+        largest_render_size: int | None = None,
     ) -> None:
         for name, value in (("image_size", image_size), ("multiple", multiple),
                             ("batch_size", batch_size)):  # fmt: skip
@@ -70,6 +71,7 @@ class Colorizer:
         self.batch_size = batch_size
         self.description = description
         self.takes_hints = takes_hints  # the model has hint inputs (`kolorize.hints`)
+        self.largest_render_size = largest_render_size  # `models.files.RenderSizes`; None: any
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -93,7 +95,7 @@ class Colorizer:
         on the CPU, unless `device` says otherwise. A weights file that does not record its
         training size is taken to be the study's 256 px. `render_size` (see `render_side`)
         replaces the training size as the default."""
-        from kolorize.models.files import DEFAULT_MODEL
+        from kolorize.models.files import DEFAULT_MODEL, render_sizes
 
         whole_number("batch_size", batch_size)  # before the model loads, not after
         if render_size is not None:
@@ -101,6 +103,7 @@ class Colorizer:
         path = Path(path) if path is not None else DEFAULT_MODEL
         if path.suffix.lower() == ".onnx":
             predict, image_size, multiple = load_onnx(path, device)
+            meta: dict[str, Any] = dict(predict.metadata)
             takes_hints = predict.takes_hints
         else:
             from kolorize.models.files import load_generator, trained_size
@@ -109,6 +112,7 @@ class Colorizer:
             image_size, multiple = trained_size(meta), input_multiple(net)
             predict = TorchPredictor(net, device, precision=precision, image_size=image_size)
             takes_hints = cfg.hints
+        sizes = render_sizes(meta)
         colorizer = cls(
             predict,
             image_size=image_size,
@@ -116,17 +120,26 @@ class Colorizer:
             batch_size=batch_size,
             description=f"{path.name} ({predict.description})",
             takes_hints=takes_hints,
+            largest_render_size=sizes.largest,
         )
-        colorizer.image_size = colorizer.render_side(render_size)
+        colorizer.image_size = colorizer.render_side(render_size or sizes.default)
         return colorizer
 
     def render_side(self, render_size: int | None = None) -> int:
         """The side at which colour is predicted: `render_size` rounded to the nearest size the
         network accepts (it is fully convolutional), or the default `image_size`. Larger sizes
-        give finer colour detail and cost time (as DeOldify's render factor)."""
+        give finer colour detail and cost time (as DeOldify's render factor), up to the
+        model's `largest_render_size`."""
         if render_size is None:
             return self.image_size
-        return round_to_multiple(whole_number("render_size", render_size), self.multiple)
+        side = round_to_multiple(whole_number("render_size", render_size), self.multiple)
+        largest = self.largest_render_size
+        if largest is not None and side > round_to_multiple(largest, self.multiple):
+            raise InvalidValue(
+                f"render size {render_size} is above this model's largest, {largest} px: it "
+                "never saw a photo's objects that small, and its colour goes wrong beyond"
+            )
+        return side
 
     def colorize(
         self,

@@ -5,7 +5,7 @@ metadata the generator's config and the image size it was trained at, so `Colori
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +109,23 @@ def read_generator_metadata(path: str | Path) -> dict[str, Any]:
 def trained_size(meta: dict[str, Any]) -> int:
     """The image size a generator was trained at, from its metadata (`read_generator`'s)."""
     return int(meta.get("image_size", DEFAULT_IMAGE_SIZE))
+
+
+@dataclass(frozen=True)
+class RenderSizes:
+    """Where a generator predicts colour: `default` unless asked otherwise (its training size,
+    or the size chosen by measurement when it was shipped), at most `largest`: the training size
+    over its smallest crop, the finest scale at which it ever saw a photo's objects. Beyond it
+    colour goes wrong (floods of one hue), so larger sizes are refused, not tried."""
+
+    default: int
+    largest: int
+
+
+def render_sizes(meta: dict[str, Any]) -> RenderSizes:
+    trained = trained_size(meta)
+    largest = round(trained / float(meta.get("crop_min", 1.0)))
+    return RenderSizes(min(int(meta.get("render_size", trained)), largest), largest)
 
 
 def load_weights(net: nn.Module, tensors: dict[str, torch.Tensor], source: str | Path) -> None:
