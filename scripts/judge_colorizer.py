@@ -2,7 +2,7 @@
 image and the mean-colour tint (`kolorize.evaluate.yardsticks`).
 
     .venv/bin/python scripts/judge_colorizer.py PHOTOS... [--model M ...] [--out judge.json]
-        [--render-size N] [--temperature T] [--tint A,B] [--sheet sheet.jpg]
+        [--render-size N,...] [--temperature T,...] [--tint A,B] [--sheet sheet.jpg]
 
 PHOTOS are folders, image files, or `.txt` lists of paths (relative to the list's
 `--root`, by default ../shared/data beside the checkout), e.g. splits/heldout_photos.txt.
@@ -131,7 +131,7 @@ def main() -> None:
     parser.add_argument("photos", nargs="+")
     parser.add_argument("--model", action="append", help="repeatable; default: the shipped one")
     parser.add_argument("--root", type=Path, default=SHARED)
-    parser.add_argument("--render-size", type=int)
+    parser.add_argument("--render-size", help="N or N1,N2,...: sides colour is predicted at")
     parser.add_argument("--temperature", help="T or T1,T2,...: classes models' annealed mean")
     parser.add_argument("--unbalance", help="B or B1,B2,...: classes models' unbalancing")
     parser.add_argument("--tint", help="A,B: the tint's ab (default: the model's mean_ab)")
@@ -153,9 +153,11 @@ def main() -> None:
     strengths = [float(b) for b in args.unbalance.split(",")] if args.unbalance else [None]
     hint_counts = [int(k) for k in args.hints.split(",")] if args.hints else [0]
     colorizers: dict[str, tuple[Colorizer, Decoding | None, int]] = {}
-    for m in models:
+    sizes = [int(n) for n in args.render_size.split(",")] if args.render_size else [None]
+    for m, size in ((m, size) for m in models for size in sizes):
         name = Path(m).name if Path(m).is_dir() else Path(m).stem
-        c = Colorizer.load(m, render_size=args.render_size, precision="fp32")
+        name += f" r{size}" if len(sizes) > 1 else ""
+        c = Colorizer.load(m, render_size=size, precision="fp32")
         net = getattr(c._predict, "net", None)  # a TorchPredictor's generator
         decodings: list[Decoding | None] = [None]
         if net is not None and hasattr(net, "temperature"):
@@ -194,7 +196,7 @@ def main() -> None:
             sheet_rows.append([*outs, truth_np])
     result = {
         "photos": len(paths),
-        "render_size": args.render_size,
+        "render_sizes": sizes,
         "temperatures": temperatures,
         "tint_ab": list(tint),
         "truth_colorfulness": None,
