@@ -180,7 +180,7 @@ def main() -> None:
     paths = photo_paths(args.photos, args.root)
     for i, path in enumerate(paths):
         photo = load_rgb(path).image
-        truth_np = np.asarray(photo)
+        truth_np = np.array(photo)  # writable: torch.from_numpy wants it
         truth = torch.from_numpy(truth_np).permute(2, 0, 1)[None]
         truth_colorfulness.append(float(colorfulness(truth)[0]))
         outs = [recombine(truth_np, None), recombine(truth_np, tint_map)]
