@@ -52,3 +52,38 @@ def test_export_needs_no_model(tmp_path):
     result = run_cli("export", "-o", str(tmp_path / "c.onnx"))
     assert result.code == 0, result.err
     assert (tmp_path / "c.onnx").stat().st_size > 10**6
+
+
+@pytest.mark.parametrize("colour", ["#2f5aa8", "#30a040"])  # blue, and green: never a guess
+def test_a_hint_colours_the_gray_square_it_is_on_and_not_a_far_corner(shipped, colour):
+    from kolorize.color import uint8_to_model_space_numpy
+    from kolorize.inference.user_hints import Hint
+
+    assert shipped.takes_hints
+    gray = np.full((128, 128), 200, np.uint8)
+    gray[40:88, 40:88] = 100  # a dark square on a light ground: an edge to stop at
+    photo = Image.fromarray(gray).convert("RGB")
+
+    def ab(image: Image.Image) -> np.ndarray:
+        return uint8_to_model_space_numpy(np.asarray(image)[None])[0, 1:] * 110
+
+    automatic = ab(shipped.colorize(photo))
+    hinted = ab(shipped.colorize(photo, hints=[Hint(64, 64, colour)]))
+    want = ab(Image.new("RGB", (1, 1), colour))[:, 0, 0]
+    a, b = hinted[:, 48:80, 48:80].mean(axis=(1, 2))
+    turn = np.degrees(np.arctan2(b, a) - np.arctan2(want[1], want[0]))
+    assert abs((turn + 180) % 360 - 180) < 30 and np.hypot(a, b) > 20  # the hint's hue
+    assert np.abs(hinted[:, :16, :16] - automatic[:, :16, :16]).mean() < 3  # as it was
+
+
+def test_its_training_record_adds_up():
+    _, cfg, meta = read_generator(DEFAULT_MODEL)
+    record = meta["training"]
+    stages = record["stages"]
+    assert record["images_seen"] == sum(s["images"] for s in stages)
+    assert record["cpu_core_hours"] == pytest.approx(
+        sum(s["cpu_core_hours"] for s in stages), abs=0.01
+    )
+    assert stages[-1]["output"] == cfg.output == "classes" and stages[-1]["hints"] == cfg.hints
+    # predicted at twice its 64 px training side, as far as its crops (half a photo) go
+    assert (meta["image_size"], meta["crop_min"], meta["render_size"]) == (64, 0.5, 128)
