@@ -111,13 +111,13 @@ def one_variant(
                 ImageCache(data), "train", batch, train=True, to_lab=device.type == "cpu"
             )
             G = trainer.G.to(memory_format=torch.contiguous_format)
-            D = trainer.D.to(memory_format=torch.contiguous_format)
-            rgb = next(iter(loader))
+            D = trainer.disc.net.to(memory_format=torch.contiguous_format)
+            rgb = next(iter(loader)).pixels
 
             def step() -> None:
                 L, ab = batch_to_model_space(rgb, device)
                 if phase == "gan":
-                    reference_step(G, D, trainer.opt_g, trainer.opt_d, L, ab)
+                    reference_step(G, D, trainer.opt_g, trainer.disc.opt, L, ab)
                 else:
                     reference_pretrain_step(G, trainer.opt_g, L, ab)
         else:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from clihelp import run_cli, run_cli_without
-from colorhelp import tiny_generator
-from conftest import real_photo_paths
+from helpers.cli import run_cli
+from helpers.colour import tiny_generator
+from helpers.photos import real_photo_paths
 from kolorize import __version__
 
 COMMANDS = [
@@ -137,7 +137,7 @@ def test_a_missing_extra_is_named_in_one_line(
                  film=tmp_path / "film.mp4", out=tmp_path / "out")
         for a in args
     ]  # fmt: skip
-    result = run_cli_without(hidden, *filled)
+    result = run_cli(*filled, without=hidden)
     assert result.code == 1, result.err
     assert "Traceback" not in result.err
     (line,) = result.err.strip().splitlines()[-1:]

@@ -4,7 +4,7 @@ import torch
 from PIL import Image
 from skimage import color as skcolor
 
-from conftest import real_photo_paths
+from helpers.photos import real_photo_paths
 from kolorize.color import (
     batch_to_model_space,
     lab_to_linear_rgb,

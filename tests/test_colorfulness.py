@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import real_photo_paths
+from helpers.photos import real_photo_paths
 from kolorize.evaluate.colorfulness import colorfulness
 
 

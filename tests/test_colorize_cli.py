@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from badfiles import make_all
-from clihelp import run_cli
-from colorhelp import lightness, tiny_generator
-from conftest import copy_photos, real_photo_paths
+from helpers.badfiles import make_all
+from helpers.cli import run_cli
+from helpers.colour import lightness, tiny_generator
+from helpers.photos import copy_photos, real_photo_paths
 from kolorize.errors import KolorizeError
 from kolorize.photo_files import find_inputs, plan
 

@@ -6,9 +6,9 @@ import zipfile
 
 import pytest
 
-from clihelp import run_cli
-from conftest import real_photo_paths
-from httpserver import serve
+from helpers.cli import run_cli
+from helpers.httpserver import serve
+from helpers.photos import real_photo_paths
 from kolorize.download import download
 from kolorize.errors import KolorizeError
 

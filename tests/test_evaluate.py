@@ -11,8 +11,8 @@ import pytest
 import torch
 from PIL import Image
 
-from evalhelp import SmallInception, train_tiny_runs
-from kolorize.cli import main
+from helpers.cli import run_cli
+from helpers.evaluation import SmallInception, train_tiny_runs
 from kolorize.data.cache import ImageCache
 from kolorize.errors import KolorizeError
 from kolorize.evaluate import evaluate_runs
@@ -284,11 +284,9 @@ def test_study_folder_glob_skips_results_and_rejects_bad_runs(runs, tiny_dataset
 
 
 def test_cli_offline_reports_na_with_the_reason(runs, tiny_dataset, tmp_path, offline, capsys):
-    with pytest.raises(SystemExit) as e:
-        main(["-q", "evaluate", *map(str, runs), "--data", str(tiny_dataset), "--out",
-              str(tmp_path)])  # fmt: skip
-    assert e.value.code == 0
-    err = capsys.readouterr().err
+    ran = run_cli("-q", "evaluate", *runs, "--data", tiny_dataset, "--out", tmp_path, capsys=capsys)
+    assert ran.code == 0
+    err = ran.err
     assert f"{tmp_path / 'metrics.csv'}" in err
     with open(tmp_path / "metrics.csv", newline="") as f:
         rows = list(csv.DictReader(f))
@@ -301,11 +299,18 @@ def test_cli_offline_reports_na_with_the_reason(runs, tiny_dataset, tmp_path, of
 
 
 def test_cli_require_all_metrics_is_one_line_exit_2(runs, tiny_dataset, tmp_path, offline, capsys):
-    with pytest.raises(SystemExit) as e:
-        main(["evaluate", str(runs[0]), "--data", str(tiny_dataset), "--out", str(tmp_path),
-              "--require-all-metrics"])  # fmt: skip
-    assert e.value.code == 2
-    err = capsys.readouterr().err.strip().splitlines()
+    ran = run_cli(
+        "evaluate",
+        runs[0],
+        "--data",
+        tiny_dataset,
+        "--out",
+        tmp_path,
+        "--require-all-metrics",
+        capsys=capsys,
+    )
+    assert ran.code == 2
+    err = ran.err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ")
     assert WEIGHTS["alexnet"].filename in err[0]
     assert not (tmp_path / "metrics.json").exists()
@@ -316,11 +321,21 @@ def test_cli_with_a_weights_dir_gives_every_metric(runs, tiny_dataset, tmp_path,
     weights = tmp_path / "weights"
     write_random_weights("alexnet", weights)
     write_random_weights("inception", weights)
-    with pytest.raises(SystemExit) as e:
-        main(["-q", "evaluate", str(runs[0]), "--data", str(tiny_dataset), "--out",
-              str(tmp_path), "--weights-dir", str(weights), "--require-all-metrics"])  # fmt: skip
-    assert e.value.code == 0
-    err = capsys.readouterr().err
+    ran = run_cli(
+        "-q",
+        "evaluate",
+        runs[0],
+        "--data",
+        tiny_dataset,
+        "--out",
+        tmp_path,
+        "--weights-dir",
+        weights,
+        "--require-all-metrics",
+        capsys=capsys,
+    )
+    assert ran.code == 0
+    err = ran.err
     assert "FID on 8 images (< 2048)" in err and "(n=8)" in err
     with open(tmp_path / "metrics.csv", newline="") as f:
         rows = list(csv.DictReader(f))

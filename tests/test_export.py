@@ -17,9 +17,9 @@ import pytest
 import torch
 from PIL import Image
 
-from clihelp import run_cli
-from colorhelp import tiny_generator
-from conftest import real_photo_paths
+from helpers.cli import run_cli
+from helpers.colour import tiny_generator
+from helpers.photos import real_photo_paths
 from kolorize.config import GeneratorConfig
 from kolorize.errors import KolorizeError
 from kolorize.export import export_onnx

@@ -22,7 +22,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import copy_photos
+from helpers.photos import copy_photos
 from kolorize.config import load_config
 from kolorize.data.prepare import PrepareRequest, prepare
 from kolorize.data.sources import folder_candidates

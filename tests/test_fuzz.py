@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from colorhelp import live_server
-from conftest import real_photo_paths
+from helpers.colour import live_server
+from helpers.photos import real_photo_paths
 from kolorize.data.images import ImageRejected, load_rgb
 from kolorize.inference.colorizer import Colorizer
 from kolorize.serve import create_app

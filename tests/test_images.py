@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from badfiles import make_all
-from conftest import real_photo_paths
+from helpers.badfiles import make_all
+from helpers.photos import real_photo_paths
 from kolorize.data.images import ImageRejected, is_grayscale, load_rgb
 
 

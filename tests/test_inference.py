@@ -18,8 +18,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 
-from colorhelp import chroma, lightness, tiny_generator
-from conftest import real_photo_paths
+from helpers.colour import chroma, lightness, tiny_generator
+from helpers.photos import real_photo_paths
 from kolorize.color import (
     denormalize_ab,
     denormalize_l,

@@ -13,8 +13,8 @@ import torchvision
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from conftest import real_photo_paths
-from evalhelp import SmallInception
+from helpers.evaluation import SmallInception
+from helpers.photos import real_photo_paths
 from kolorize.errors import KolorizeError, MissingWeightsError
 from kolorize.evaluate import metrics as M
 from kolorize.evaluate.backbones import Backbones, load_backbones, write_random_weights

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
-from clihelp import run_cli
-from conftest import interrupt_watch, swallow_a_ctrl_c
+from helpers.cli import run_cli
+from helpers.interrupts import interrupt_watch, swallow_a_ctrl_c
 from kolorize.errors import KolorizeError
 from kolorize.study import default_parallel, load_study, run_study
 

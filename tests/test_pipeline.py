@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from clihelp import run_cli
-from evalhelp import as_written_before_the_yardsticks
+from helpers.cli import run_cli
+from helpers.evaluation import as_written_before_the_yardsticks
 from kolorize.data.cache import ImageCache
 
 REPO = Path(__file__).resolve().parents[1]

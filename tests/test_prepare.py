@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from badfiles import write_all
-from clihelp import run_cli
-from conftest import copy_photos, real_photo_paths, shared_data
+from helpers.badfiles import write_all
+from helpers.cli import run_cli
+from helpers.photos import copy_photos, real_photo_paths, shared_data
 from kolorize.data.cache import ImageCache
 from kolorize.data.prepare import PrepareRequest, prepare
 from kolorize.data.sources import folder_candidates

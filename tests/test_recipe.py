@@ -8,6 +8,7 @@ import dataclasses
 import pytest
 import torch
 
+from helpers.training import named_losses
 from kolorize.config import GeneratorConfig, load_config
 from kolorize.errors import KolorizeError
 from kolorize.models import build_generator
@@ -90,11 +91,11 @@ def test_the_recipe_trains_and_records_its_training(tiny_dataset, tmp_path):
     trainer = Trainer(cfg, tiny_dataset, tmp_path / "r", log=_quiet)
     batch = next(iter(trainer.batches))
     assert batch.boxes is not None and batch.hints is not None
-    x, _, ab = trainer.training_step.inputs(batch)
+    x, _, ab = trainer.phase_step.inputs(batch)
     assert x.shape == (8, 4, 24, 24) and ab.shape == (8, 2, 24, 24)
-    first = trainer.train_step(batch)["loss_ce"].item()
+    first = named_losses(trainer, batch)["loss_ce"].item()
     for _ in range(30):
-        last = trainer.train_step(batch)["loss_ce"].item()
+        last = named_losses(trainer, batch)["loss_ce"].item()
     assert last < first
     ema = trainer.exported_net.state_dict()["classes.weight"]
     assert not torch.equal(ema, trainer.G.state_dict()["classes.weight"])  # an average, lagging

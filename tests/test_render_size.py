@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from clihelp import run_cli
-from colorhelp import tiny_generator
+from helpers.cli import run_cli
+from helpers.colour import tiny_generator
 from kolorize.inference.colorizer import Colorizer
 from kolorize.models import round_to_multiple
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from clihelp import run_cli
-from evalhelp import SmallInception, as_written_before_the_yardsticks, train_tiny_runs
+from helpers.cli import run_cli
+from helpers.evaluation import SmallInception, as_written_before_the_yardsticks, train_tiny_runs
 from kolorize.errors import KolorizeError
 from kolorize.evaluate import evaluate_runs
 from kolorize.evaluate.backbones import Backbones, build_lpips, write_random_weights

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from badfiles import make_all
-from clihelp import run_cli
-from colorhelp import live_server
-from conftest import real_photo_paths
+from helpers.badfiles import make_all
+from helpers.cli import run_cli
+from helpers.colour import live_server
+from helpers.photos import real_photo_paths
 from kolorize.inference.colorizer import Colorizer
 from kolorize.serve import create_app
 from kolorize.serve.app import STATIC

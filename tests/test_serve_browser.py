@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageOps
 
-from colorhelp import live_server, tiny_generator
-from conftest import real_photo_paths
+from helpers.colour import live_server, tiny_generator
+from helpers.photos import real_photo_paths
 from kolorize.inference.colorizer import Colorizer
 from kolorize.serve import create_app
 

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from colorhelp import live_server
+from helpers.colour import live_server
 from kolorize.serve import create_app
 from kolorize.serve.guard import UploadLimit
 

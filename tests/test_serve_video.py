@@ -15,10 +15,10 @@ from PIL import Image
 
 pytest.importorskip("av")
 
-from colorhelp import live_server
+from helpers.colour import live_server
+from helpers.video import audio_packets, cut_short, panned, read_frames, write_clip
 from kolorize.inference.colorizer import Colorizer
 from kolorize.serve import create_app
-from videohelp import audio_packets, cut_short, panned, read_frames, write_clip
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import skimage.data
 import torch
 from PIL import Image
 
-from clihelp import run_cli
+from helpers.cli import run_cli
 from kolorize.evaluate.colorfulness import colorfulness
 from kolorize.inference.colorizer import Colorizer
 from kolorize.models.files import DEFAULT_MODEL, DEFAULT_MODEL_SHA256, read_generator

@@ -17,9 +17,9 @@ import tifffile
 import torch
 from PIL import Image
 
-from clihelp import run_cli
-from colorhelp import tiny_generator
-from conftest import real_photo_paths
+from helpers.cli import run_cli
+from helpers.colour import tiny_generator
+from helpers.photos import real_photo_paths
 from kolorize.color import rgb_to_lab
 from kolorize.data.images import load_rgb, orient_pixels, upright
 from kolorize.inference.colorizer import Colorizer

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from clihelp import run_cli
-from colorhelp import tiny_generator
-from conftest import real_photo_paths
-from kolorize.rundir import atomic_write, write_text_atomic
+from helpers.cli import run_cli
+from helpers.colour import tiny_generator
+from helpers.photos import real_photo_paths
+from kolorize.atomic import atomic_write, write_text_atomic
 
 
 def dead_pid() -> int:
@@ -58,7 +58,7 @@ def test_a_killed_film_run_leaves_a_temporary_that_the_next_run_removes(
     tmp_path: Path, model: Path
 ) -> None:
     pytest.importorskip("av")
-    from videohelp import panned, write_clip
+    from helpers.video import panned, write_clip
 
     film = write_clip(tmp_path / "film.mp4", panned(24), audio=False)
     out = tmp_path / "out"
@@ -88,7 +88,7 @@ def test_an_export_removes_what_a_killed_one_left(tmp_path: Path, model: Path) -
 def test_the_servers_folders_of_dead_servers_are_removed(tmp_path: Path, monkeypatch) -> None:
     import tempfile
 
-    from kolorize.rundir import private_temp_folder
+    from kolorize.atomic import private_temp_folder
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     dead = tmp_path / f"kolorize-video-{dead_pid()}-abc"

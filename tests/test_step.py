@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from hostwork import NoHostWork
+from helpers.hostwork import NoHostWork
 from kolorize.config import load_config
 from kolorize.data.cache import ImageCache
 from kolorize.data.loader import DeviceBatches, gather_batch, make_loader

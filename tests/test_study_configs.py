@@ -82,7 +82,7 @@ def test_both_optimizers_get_the_configured_adam(tiny_dataset, tmp_path) -> None
              "discriminator.width": 8}  # fmt: skip
     cfg = load_config(CONFIGS / "vanilla_gan_20.yaml", small)
     trainer = Trainer(cfg, tiny_dataset, tmp_path / "run", log=lambda _m: None)
-    for opt in (trainer.opt_g, trainer.opt_d):
+    for opt in (trainer.opt_g, trainer.disc.opt):
         assert isinstance(opt, torch.optim.Adam)
         group = opt.param_groups[0]
         assert group["betas"] == (0.5, 0.99) and group["lr"] == 2e-4

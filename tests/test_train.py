@@ -9,7 +9,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from clihelp import run_cli
+from helpers.cli import run_cli
+from helpers.training import named_losses
 from kolorize import losses
 from kolorize.config import load_config
 from kolorize.data.cache import ImageCache
@@ -47,20 +48,21 @@ def test_l1_pretraining_lowers_the_loss_on_real_photos(tiny_dataset, tmp_path):
     cfg = tiny_config(**{"train.phase": "pretrain", "generator.width": 8, "generator.dropout": 0})
     trainer = Trainer(cfg, tiny_dataset, tmp_path / "r", log=_quiet)
     batch = _first_batch(tiny_dataset)
-    first = trainer.train_step(batch)["loss_l1"].item()
+    first = named_losses(trainer, batch)["loss_l1"].item()
     for _ in range(40):
-        last = trainer.train_step(batch)["loss_l1"].item()
+        last = named_losses(trainer, batch)["loss_l1"].item()
     assert last < 0.6 * first
 
 
 def test_a_gan_step_updates_both_networks(tiny_dataset, tmp_path):
     trainer = Trainer(tiny_config(), tiny_dataset, tmp_path / "r", log=_quiet)
     g0 = [p.detach().clone() for p in trainer.G.parameters()]
-    d0 = [p.detach().clone() for p in trainer.D.parameters()]
-    out = trainer.train_step(_first_batch(tiny_dataset))
+    d0 = [p.detach().clone() for p in trainer.disc.net.parameters()]
+    out = named_losses(trainer, _first_batch(tiny_dataset))
     assert set(out) >= {"loss_d", "loss_g", "loss_g_gan", "loss_l1"}
     assert all(not torch.equal(a, b) for a, b in zip(g0, trainer.G.parameters(), strict=True))
-    assert all(not torch.equal(a, b) for a, b in zip(d0, trainer.D.parameters(), strict=True))
+    d1 = trainer.disc.net.parameters()
+    assert all(not torch.equal(a, b) for a, b in zip(d0, d1, strict=True))
 
 
 @pytest.mark.parametrize("kind", losses.GAN_LOSSES)
@@ -69,7 +71,7 @@ def test_every_gan_loss_trains(tiny_dataset, tmp_path, kind):
         tiny_config(**{"train.gan_loss": kind, "discriminator.norm": NORM_FOR.get(kind, "batch")}),
         tiny_dataset, tmp_path / "r", log=_quiet,
     )  # fmt: skip
-    out = trainer.train_step(_first_batch(tiny_dataset))
+    out = named_losses(trainer, _first_batch(tiny_dataset))
     assert all(torch.isfinite(v) for v in out.values())
     if kind == "wgan-gp":
         assert out["gradient_penalty"] >= 0
@@ -136,6 +138,43 @@ def test_run_directory_has_everything(tiny_dataset, tmp_path):
         state
     )
     assert state["epoch"] == 2 and state["step"] == 8
+
+
+# What a GAN checkpoint with train.ema holds, in order: runs training elsewhere resume from
+# files with exactly these keys, so a change here must still read them.
+CHECKPOINT_LAYOUT = [
+    "config", "epoch", "step", "batch_in_epoch", "sums", "precision", "generator", "opt_g",
+    "sched_g", "rng", "data", "images_seen", "seconds", "cpu_seconds", "budget_seconds",
+    "inherited", "ema", "discriminator", "opt_d", "sched_d",
+]  # fmt: skip
+
+
+def _same(a, b, where=""):
+    if isinstance(a, torch.Tensor):
+        assert torch.equal(a, b), where
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for k in a:
+            _same(a[k], b[k], f"{where}/{k}")
+    elif isinstance(a, list | tuple):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _same(x, y, f"{where}[{i}]")
+    else:
+        assert a == b, where
+
+
+def test_a_checkpoint_in_the_saved_layout_resumes_to_the_same_state(tiny_dataset, tmp_path):
+    cfg = tiny_config(**{"train.epochs": 1, "train.ema": 0.9, "train.precision": "fp32"})
+    run = train(cfg, tiny_dataset, tmp_path / "r", log=_quiet)
+    saved = load_checkpoint(list_checkpoints(run)[-1])
+    assert list(saved) == CHECKPOINT_LAYOUT
+    resumed = Trainer(cfg, tiny_dataset, run, resume=True, log=_quiet)
+    state = resumed._checkpoint_state()
+    assert list(state) == CHECKPOINT_LAYOUT
+    for key in CHECKPOINT_LAYOUT:
+        if key != "rng":  # the random state moves on as the parts are built
+            _same(state[key], saved[key], key)
 
 
 def test_existing_run_needs_resume(tiny_dataset, tmp_path):
@@ -246,7 +285,7 @@ def _ddp_worker(rank: int, world: int, port: int, data: str, run_dir: str, out: 
     cfg = tiny_config(**{"train.epochs": 1, "train.batch_size": 4})
     trainer = Trainer(cfg, data, run_dir, log=_quiet)
     trainer.fit()
-    state = {"G": trainer.G.state_dict(), "D": trainer.D.state_dict(), "step": trainer.step}
+    state = {"G": trainer.G.state_dict(), "D": trainer.disc.net.state_dict(), "step": trainer.step}
     torch.save(state, Path(out) / f"rank{rank}.pt")
     torch.distributed.destroy_process_group()
 

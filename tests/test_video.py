@@ -17,12 +17,9 @@ import pytest
 
 av = pytest.importorskip("av")
 
-from clihelp import run_cli  # noqa: E402
-from colorhelp import lightness  # noqa: E402
-from kolorize.inference.colorizer import Colorizer  # noqa: E402
-from kolorize.video import VideoError, colorize_video, probe  # noqa: E402
-from kolorize.video.temporal import DEFAULT_STRENGTH, TemporalSmoother, flicker  # noqa: E402
-from videohelp import (  # noqa: E402
+from helpers.cli import run_cli  # noqa: E402
+from helpers.colour import lightness  # noqa: E402
+from helpers.video import (  # noqa: E402
     RATE,
     H,
     W,
@@ -37,6 +34,9 @@ from videohelp import (  # noqa: E402
     read_frames,
     write_clip,
 )
+from kolorize.inference.colorizer import Colorizer  # noqa: E402
+from kolorize.video import VideoError, colorize_video, probe  # noqa: E402
+from kolorize.video.temporal import DEFAULT_STRENGTH, TemporalSmoother, flicker  # noqa: E402
 
 
 def _lossless(path: Path, frames: list[np.ndarray], **kw) -> Path:
@@ -349,7 +349,7 @@ def test_cli_default_matches_the_library() -> None:
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from colorhelp import tiny_generator
+    from helpers.colour import tiny_generator
 
     return tiny_generator(tmp_path_factory.mktemp("model") / "generator.safetensors")
 

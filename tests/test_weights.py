@@ -4,7 +4,7 @@ import io
 import pytest
 import torch
 
-from httpserver import serve
+from helpers.httpserver import serve
 from kolorize.errors import MissingWeightsError
 from kolorize.weights import WEIGHTS, WeightFile, hub_dir_with, locate_weights
 

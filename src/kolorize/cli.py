@@ -11,6 +11,7 @@ and every command takes -q and -h where it is, not only before the command.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -707,13 +708,19 @@ def serve_command(
     the README before using --host 0.0.0.0."""
     require_extra("serve", "kolorize serve")
     _sleeping_thread_waits()
+    from kolorize.inference.colorizer import Colorizer
     from kolorize.serve import serve
 
     serve(
-        model, host=host, port=port, device=device, precision=precision,
-        max_bytes=int(max_mb * 2**20), allow_hosts=allow_host or (), max_active=max_active,
-        request_timeout=request_timeout, log=_echo,
-    )  # fmt: skip
+        functools.partial(Colorizer.load, model, device, precision=precision),
+        host=host,
+        port=port,
+        max_bytes=int(max_mb * 2**20),
+        allow_hosts=allow_host or (),
+        max_active=max_active,
+        request_timeout=request_timeout,
+        log=_echo,
+    )
 
 
 # -- demo -----------------------------------------------------------------------------------

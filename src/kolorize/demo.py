@@ -72,6 +72,7 @@ def run_demo(
     log: Callable[[str], None] = print,
 ) -> Path:
     """Crops -> dataset -> the five models -> metrics -> report; returns the report path."""
+    # here: the demo's photos (`sample_photo`, `write_bw_photos`) are read without torch
     from kolorize.data.prepare import PrepareRequest, prepare
     from kolorize.data.sources import folder_candidates
     from kolorize.study import run_full_study
@@ -103,6 +104,7 @@ def colorize_with_shipped_model(
 ) -> Path:
     """Every photo of `photos` colorized by the packaged model, as `kolorize colorize
     --compare` writes them (gray | colour); a photo that cannot be read is skipped, said."""
+    # here, as in run_demo: torch only when the demo colorizes
     from kolorize.inference.colorizer import Colorizer
     from kolorize.photo_files import colorize_photos, find_inputs, format_name, plan
 

@@ -21,8 +21,9 @@ from pathlib import Path
 
 import torch
 
+from kolorize.atomic import atomic_write
 from kolorize.errors import KolorizeError
-from kolorize.rundir import atomic_write, cache_dir
+from kolorize.user_cache import cache_dir
 
 PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16")
 # bf16 must beat fp32 by this factor to be chosen: a tie keeps the exact arithmetic.

@@ -62,18 +62,29 @@ def download(
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     offset = part.stat().st_size if part.is_file() else 0
+    response = _open(url, dest, offset, timeout)
+    if response is None:  # the partial file already holds everything
+        total: int | None = offset
+    else:
+        with response:
+            total = _receive(response, url, part, offset, desc or dest.name)
+    _verify(part, url, dest, total, md5, sha256_prefix)
+    os.replace(part, dest)
+    return dest
+
+
+def _open(url: str, dest: Path, offset: int, timeout: float) -> http.client.HTTPResponse | None:
+    """The server's response from `offset` on; None when nothing is left to fetch."""
     headers = {"User-Agent": "kolorize", "Accept-Encoding": "identity"}
     if offset:
         headers["Range"] = f"bytes={offset}-"
     try:
-        response = urllib.request.urlopen(
-            urllib.request.Request(url, headers=headers), timeout=timeout
-        )
+        return urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout)
     except urllib.error.HTTPError as e:
         if e.code != 416 or not offset:  # 416: the partial file already holds everything
             reason = f"HTTP {e.code} {e.reason}"
             raise DownloadError(f"download of {url} failed: {reason}", reason) from None
-        total = offset
+        return None
     except (urllib.error.URLError, OSError) as e:
         reason = str(getattr(e, "reason", e))
         raise DownloadError(
@@ -81,33 +92,44 @@ def download(
             f"and put it at {dest}",
             reason,
         ) from None
-    else:
-        with response:
-            if offset and response.status != 206:
-                offset = 0  # the server ignored Range: start over
-            length = response.headers.get("Content-Length")
-            total = offset + int(length) if length is not None else None
-            try:
-                with (
-                    open(part, "ab" if offset else "wb") as f,
-                    progress(
-                        total=total,
-                        initial=offset,
-                        unit="B",
-                        unit_scale=True,
-                        desc=desc or dest.name,
-                    ) as bar,
-                ):
-                    while block := response.read(CHUNK):
-                        f.write(block)
-                        bar.update(len(block))
-            except (TimeoutError, http.client.IncompleteRead, ConnectionError, OSError) as e:
-                raise DownloadError(
-                    f"download of {url} was interrupted ({type(e).__name__}); "
-                    f"{part.stat().st_size if part.exists() else 0} bytes kept in {part}: "
-                    "run the same command again to resume",
-                    "interrupted",
-                ) from None
+
+
+def _receive(
+    response: http.client.HTTPResponse, url: str, part: Path, offset: int, desc: str
+) -> int | None:
+    """Append the body to `part` (or start it over when the server ignored Range); returns
+    the file's whole length as the server gives it."""
+    if offset and response.status != 206:
+        offset = 0  # the server ignored Range: start over
+    length = response.headers.get("Content-Length")
+    total = offset + int(length) if length is not None else None
+    try:
+        with (
+            open(part, "ab" if offset else "wb") as f,
+            progress(total=total, initial=offset, unit="B", unit_scale=True, desc=desc) as bar,
+        ):
+            while block := response.read(CHUNK):
+                f.write(block)
+                bar.update(len(block))
+    except (TimeoutError, http.client.IncompleteRead, ConnectionError, OSError) as e:
+        raise DownloadError(
+            f"download of {url} was interrupted ({type(e).__name__}); "
+            f"{part.stat().st_size if part.exists() else 0} bytes kept in {part}: "
+            "run the same command again to resume",
+            "interrupted",
+        ) from None
+    return total
+
+
+def _verify(
+    part: Path,
+    url: str,
+    dest: Path,
+    total: int | None,
+    md5: str | None,
+    sha256_prefix: str | None,
+) -> None:
+    """The partial file is whole and passes its checksum (else it is removed)."""
     got = part.stat().st_size if part.is_file() else 0
     if total is not None and got != total:
         raise DownloadError(
@@ -120,5 +142,3 @@ def download(
         raise DownloadError(
             f"{dest.name} from {url} failed its checksum; removed it, try again", "bad checksum"
         )
-    os.replace(part, dest)
-    return dest

@@ -20,9 +20,11 @@ from pathlib import Path
 
 import torch
 
+from kolorize.atomic import atomic_write
 from kolorize.errors import KolorizeError
 from kolorize.extras import require_extra
-from kolorize.rundir import atomic_write
+from kolorize.models import input_multiple, round_to_multiple
+from kolorize.models.files import load_generator, trained_size
 
 OPSET = 17
 # The names an exported file is read by (`kolorize.inference.backends.OnnxPredictor`): the
@@ -52,9 +54,6 @@ def export_onnx(model: str | Path, out: str | Path, *, opset: int = OPSET) -> Pa
     """Write the generator of a run directory or weights file as ONNX, atomically."""
     require_extra("export", "exporting to ONNX")
     import onnx
-
-    from kolorize.models import input_multiple, round_to_multiple
-    from kolorize.models.files import load_generator, trained_size
 
     out = Path(out)
     if out.suffix.lower() != ".onnx":

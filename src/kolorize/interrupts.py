@@ -2,8 +2,8 @@
 
 Python turns Ctrl+C into a KeyboardInterrupt wherever the main thread happens to be, and a
 library that guards an optional import with a bare `except` can swallow it: a Ctrl+C sent
-while torch loaded vanished in one of 27 timed tries here, and `kolorize serve` then went on
-to serve (it hung a CI run). The watch remembers every Ctrl+C, and the two places where a
+while torch loads can vanish, and `kolorize serve` would then go on to serve. The watch
+remembers every Ctrl+C, and the two places where a
 command settles into a long stretch of work check that none was lost on the way: every
 progress bar as it starts (`kolorize.progress`) and the web server before it waits. It also
 lets the command line say "interrupted" where Typer turns Ctrl+C into a silent exit 130.

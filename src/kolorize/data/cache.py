@@ -24,8 +24,8 @@ from typing import IO, Any
 
 import numpy as np
 
+from kolorize.atomic import atomic_folder
 from kolorize.errors import KolorizeError
-from kolorize.rundir import atomic_folder
 
 FORMAT = "kolorize-cache/1"
 INFO, IMAGES, MANIFEST, SKIPPED = "info.json", "images.u8", "manifest.csv", "skipped.csv"

@@ -8,7 +8,7 @@ from pathlib import Path
 from kolorize.data.sources import Candidate, zip_candidates
 from kolorize.download import download
 from kolorize.errors import KolorizeError
-from kolorize.rundir import cache_dir
+from kolorize.user_cache import cache_dir
 
 # Official archives and the MD5 sums published with them.
 COCO_ZIPS: dict[str, tuple[str, str]] = {

@@ -7,23 +7,25 @@ Randomness is a pure function of (seed, epoch): the order, flips, crop boxes and
 of an epoch are drawn up front, so a run resumed mid-epoch sees exactly the batches it would
 have seen, and each distributed rank takes its own strided share of the same permutation.
 
-What the loop hands the step is a `Batch`: either host pixels or, for a split held on the
-device, rows into it with their flips; plus the crop boxes and hint patches the step applies
-(`kolorize.data.crops`, `kolorize.hints`).
+What the loop hands the step is a `Batch`: a `HostBatch` of pixels or, for a split held on the
+device, a `DeviceBatch` of rows into it with their flips; either with the crop boxes and hint
+patches the step applies (`kolorize.data.crops`, `kolorize.hints`). Each knows its length and
+how it becomes the model's L and ab, so the step never asks which it has.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from kolorize.color import uint8_to_model_space_numpy
+from kolorize.color import batch_to_model_space, rgb_to_model_space, uint8_to_model_space_numpy
 from kolorize.data.cache import ImageCache
 from kolorize.data.crops import draw_crop_boxes, whole_image_boxes
 from kolorize.hints import draw_hint_patches
@@ -65,37 +67,78 @@ class BatchSpec:
     hints: np.ndarray | None = None  # (B, K, 3) hint patches (kolorize.hints)
 
 
-@dataclass
-class Batch:
-    """One training batch as the step takes it: `pixels` (host: uint8 RGB (B, 3, H, W), or
-    already in the model's Lab space) or `rows` and `flips` into a split held on the device;
-    `boxes` and `hints` when the run crops or trains hints."""
+class Batch(ABC):
+    """One training batch as the step takes it, host or device: how many images it holds,
+    how it becomes the model's L and ab (`model_space`), and the crop boxes and hint patches
+    the step applies when the run crops or trains hints. Its per-batch tensors can be moved,
+    cloned and copied into (what a captured CUDA graph's input buffers need)."""
 
-    pixels: torch.Tensor | None = None
-    rows: torch.Tensor | None = None
-    flips: torch.Tensor | None = None
+    boxes: torch.Tensor | None
+    hints: torch.Tensor | None
+
+    @abstractmethod
+    def __len__(self) -> int: ...
+
+    @abstractmethod
+    def model_space(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """(L, ab) in the model's space on `device`, at the cache's size."""
+
+    def _tensors(self) -> dict[str, torch.Tensor]:
+        """This batch's own tensors (not the split a device batch points into)."""
+        return {
+            f.name: v
+            for f in fields(self)
+            if not f.metadata.get("shared") and (v := getattr(self, f.name)) is not None
+        }
+
+    def to(self, device: torch.device) -> Batch:
+        non_blocking = device.type == "cuda"
+        moved = {k: v.to(device, non_blocking=non_blocking) for k, v in self._tensors().items()}
+        return replace(self, **moved)
+
+    def clone(self) -> Batch:
+        return replace(self, **{k: v.detach().clone() for k, v in self._tensors().items()})
+
+    def pinned(self) -> Batch:
+        return replace(self, **{k: v.pin_memory() for k, v in self._tensors().items()})
+
+    def copy_(self, other: Batch) -> None:
+        """Fill this batch's tensors with `other`'s (same kind, fields and shapes)."""
+        for name, tensor in self._tensors().items():
+            tensor.copy_(getattr(other, name), non_blocking=True)
+
+
+@dataclass
+class HostBatch(Batch):
+    """`pixels`: uint8 RGB (B, 3, H, W), or already in the model's Lab space (CPU training)."""
+
+    pixels: torch.Tensor
     boxes: torch.Tensor | None = None
     hints: torch.Tensor | None = None
 
     def __len__(self) -> int:
-        return len(self.pixels if self.pixels is not None else self.rows)  # type: ignore[arg-type]
+        return len(self.pixels)
 
-    def _present(self) -> dict[str, torch.Tensor]:
-        return {f.name: v for f in fields(self) if (v := getattr(self, f.name)) is not None}
+    def model_space(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        return batch_to_model_space(self.pixels, device)
 
-    def to(self, device: torch.device) -> Batch:
-        non_blocking = device.type == "cuda"
-        return Batch(
-            **{k: v.to(device, non_blocking=non_blocking) for k, v in self._present().items()}
-        )
 
-    def clone(self) -> Batch:
-        return Batch(**{k: v.detach().clone() for k, v in self._present().items()})
+@dataclass
+class DeviceBatch(Batch):
+    """`rows` of the split held on the device (`split`, uint8 (N, H, W, 3)) and their
+    `flips`: gathered, flipped and converted to Lab on the device, inside the step."""
 
-    def copy_(self, other: Batch) -> None:
-        """Fill this batch's tensors with `other`'s (same fields and shapes)."""
-        for name, tensor in self._present().items():
-            tensor.copy_(getattr(other, name), non_blocking=True)
+    rows: torch.Tensor
+    flips: torch.Tensor
+    split: torch.Tensor = field(repr=False, metadata={"shared": True})
+    boxes: torch.Tensor | None = None
+    hints: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def model_space(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        return rgb_to_model_space(gather_batch(self.split, self.rows, self.flips))
 
 
 class EpochBatchSampler(Sampler[BatchSpec]):
@@ -217,12 +260,12 @@ class BatchLoader:
         return len(self.sampler)
 
     def _load(self, spec: BatchSpec) -> Batch:
-        batch = Batch(
+        batch = HostBatch(
             self.dataset[spec],
             boxes=None if spec.boxes is None else torch.from_numpy(spec.boxes),
             hints=None if spec.hints is None else torch.from_numpy(spec.hints),
         )
-        return _pinned(batch) if self.pin_memory else batch
+        return batch.pinned() if self.pin_memory else batch
 
     def __iter__(self) -> Iterator[Batch]:
         if self.threads == 0:
@@ -243,10 +286,6 @@ class BatchLoader:
                     future.cancel()
 
 
-def _pinned(batch: Batch) -> Batch:
-    return Batch(**{k: v.pin_memory() for k, v in batch._present().items()})
-
-
 def make_loader(
     cache: ImageCache,
     split: str,
@@ -265,9 +304,16 @@ def make_loader(
     With `to_lab` the batches come already in the model's Lab space (float32)."""
     n = cache.n_train if split == "train" else cache.n_val
     sampler = EpochBatchSampler(
-        n, batch_size, shuffle=train, flip=train, drop_last=train and n >= batch_size * world_size,
-        seed=seed, rank=rank, world_size=world_size, augmentation=augmentation,
-    )  # fmt: skip
+        n,
+        batch_size,
+        shuffle=train,
+        flip=train,
+        drop_last=train and n >= batch_size * world_size,
+        seed=seed,
+        rank=rank,
+        world_size=world_size,
+        augmentation=augmentation,
+    )
     return BatchLoader(
         CacheBatches(str(cache.root), split, to_lab),
         sampler,
@@ -284,9 +330,8 @@ class DeviceBatches:
     two small index tensors, gathered, flipped and converted to Lab on the device (inside the
     captured step on CUDA). Same sampler, so the same order and flips as the host loader.
 
-    Yields `Batch`es of device tensors (rows, flips, and boxes and hints when drawn);
-    `gather_batch` turns rows and flips into uint8 RGB. A whole epoch's draws travel to the
-    device in one copy, not one per step.
+    Yields `DeviceBatch`es (rows, flips, and boxes and hints when drawn). A whole epoch's
+    draws travel to the device in one copy, not one per step.
     """
 
     def __init__(
@@ -311,30 +356,36 @@ class DeviceBatches:
             return
         if len({len(s.indices) for s in specs}) > 1:  # a short last batch: one copy per batch
             for s in specs:
-                yield _spec_batch(s).to(self.device)
+                yield self._batch(s.indices, s.flips, s.boxes, s.hints).to(self.device)
             return
-        stacked = Batch(
-            rows=torch.from_numpy(np.stack([s.indices for s in specs]).astype(np.int64)),
-            flips=torch.from_numpy(np.stack([s.flips for s in specs]).astype(bool)),
-            boxes=_stack([s.boxes for s in specs]),
-            hints=_stack([s.hints for s in specs]),
+        stacked = self._batch(
+            *(_stack([getattr(s, name) for s in specs]) for name in _SPEC_FIELDS)
         ).to(self.device)
-        parts = {k: v.unbind(0) for k, v in stacked._present().items()}
+        parts = {k: v.unbind(0) for k, v in stacked._tensors().items()}
         for i in range(len(specs)):
-            yield Batch(**{k: v[i] for k, v in parts.items()})
+            yield replace(stacked, **{k: v[i] for k, v in parts.items()})
+
+    def _batch(
+        self,
+        rows: np.ndarray,
+        flips: np.ndarray,
+        boxes: np.ndarray | None,
+        hints: np.ndarray | None,
+    ) -> DeviceBatch:
+        return DeviceBatch(
+            torch.from_numpy(rows.astype(np.int64)),
+            torch.from_numpy(flips.astype(bool)),
+            self.images,
+            boxes=None if boxes is None else torch.from_numpy(boxes),
+            hints=None if hints is None else torch.from_numpy(hints),
+        )
 
 
-def _spec_batch(spec: BatchSpec) -> Batch:
-    return Batch(
-        rows=torch.from_numpy(spec.indices.astype(np.int64)),
-        flips=torch.from_numpy(spec.flips.astype(bool)),
-        boxes=None if spec.boxes is None else torch.from_numpy(spec.boxes),
-        hints=None if spec.hints is None else torch.from_numpy(spec.hints),
-    )
+_SPEC_FIELDS = ("indices", "flips", "boxes", "hints")
 
 
-def _stack(arrays: list[np.ndarray | None]) -> torch.Tensor | None:
-    return None if arrays[0] is None else torch.from_numpy(np.stack(arrays))  # type: ignore[arg-type]
+def _stack(arrays: list[np.ndarray]) -> np.ndarray | None:
+    return None if arrays[0] is None else np.stack(arrays)
 
 
 def gather_batch(images: torch.Tensor, indices: torch.Tensor, flips: torch.Tensor) -> torch.Tensor:

@@ -8,12 +8,13 @@ whatever the number of worker processes.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import multiprocessing as mp
 import time
 import zipfile
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,9 +62,13 @@ class PrepareRequest:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "size": self.size, "n": self.n, "val": self.val, "seed": self.seed,
-            "fit": self.fit, "min_side": self.min_side,
-        }  # fmt: skip
+            "size": self.size,
+            "n": self.n,
+            "val": self.val,
+            "seed": self.seed,
+            "fit": self.fit,
+            "min_side": self.min_side,
+        }
 
 
 @dataclass
@@ -157,10 +162,15 @@ def _collect(
                 writer.skip(c.source, c.relpath, outcome.reason, outcome.detail)
                 continue
             row = ManifestRow(
-                index=len(writer.rows), split="", source=c.source, path=c.relpath,
-                sha256=outcome.sha256, width=outcome.width, height=outcome.height,
+                index=len(writer.rows),
+                split="",
+                source=c.source,
+                path=c.relpath,
+                sha256=outcome.sha256,
+                width=outcome.width,
+                height=outcome.height,
                 conversions="+".join(outcome.conversions),
-            )  # fmt: skip
+            )
             tally.converted.update(outcome.conversions)
             writer.add(outcome.rgb, row)
             written += 1
@@ -203,9 +213,14 @@ def prepare(
         raise KolorizeError(f"--out {out} is a file; name a folder for the dataset")
     with folder_lock(out, "preparing"):
         return _prepare_locked(
-            candidates, out, req, val_candidates=val_candidates, workers=workers, force=force,
+            candidates,
+            out,
+            req,
+            val_candidates=val_candidates,
+            workers=workers,
+            force=force,
             log=log,
-        )  # fmt: skip
+        )
 
 
 def _prepare_locked(
@@ -225,19 +240,10 @@ def _prepare_locked(
         raise KolorizeError("no image files found in the given sources")
     if val_candidates is not None and not val_candidates:
         raise KolorizeError("no image files found in the validation sources")
-    if (out / INFO).is_file():
-        existing = read_info(out)
-        same = existing.get("request") == req.as_dict() and existing.get("sources") == sources
-        if same and not force:
-            log(f"{out} already holds this dataset (same sources and settings): nothing to do")
-            return existing
-        if not force:
-            raise KolorizeError(
-                f"{out} already holds a dataset prepared with other sources or settings; "
-                "pass --force to rebuild it"
-            )
-    elif out.exists() and any(out.iterdir()):
-        raise KolorizeError(f"{out} exists and is not a kolorize dataset; choose an empty folder")
+    existing = _existing_dataset(out, req, sources, force)
+    if existing is not None:
+        log(f"{out} already holds this dataset (same sources and settings): nothing to do")
+        return existing
 
     workers = workers if workers is not None else min(4, mp.cpu_count())
     tally = _Tally()
@@ -247,20 +253,10 @@ def _prepare_locked(
         cache_writer(out, req.size) as writer,
         progress(total=total, desc="preparing", unit="img") as bar,
     ):
-        if val_candidates is None:
-            accepted = _collect(candidates, req.n, req, writer, tally, workers, bar)
-            if accepted < 2:
-                raise KolorizeError(
-                    f"only {accepted} usable image(s) among {tally.examined} files; need at least 2"
-                )
-            n_train, n_val = _split_counts(accepted, req)
-        else:
-            n_val = _collect(val_candidates, req.val, req, writer, tally, workers, bar)
-            if n_val < 1 <= req.val:
-                raise KolorizeError("no usable validation images in the validation sources")
-            n_train = _collect(candidates, req.n - req.val, req, writer, tally, workers, bar)
-            if n_train < 1:
-                raise KolorizeError("no usable training images in the given sources")
+        collect = functools.partial(
+            _collect, req=req, writer=writer, tally=tally, workers=workers, bar=bar
+        )
+        n_train, n_val = _collect_splits(collect, candidates, val_candidates, req, tally)
         for row in writer.rows:
             row.split = "val" if row.index < n_val else "train"
         mean_ab = _train_mean_ab(writer, n_val)
@@ -280,7 +276,67 @@ def _prepare_locked(
             "mean_ab": list(mean_ab),
         }
         writer.write_index(info)
-    if n_train + n_val < req.n:  # said once the bar is closed, not into it
+    _log_prepared(out, req, (n_train, n_val), tally, elapsed, mean_ab, log)
+    return read_info(out)
+
+
+def _existing_dataset(
+    out: Path, req: PrepareRequest, sources: list[dict[str, Any]], force: bool
+) -> dict[str, Any] | None:
+    """The dataset already in `out` when it is this one (and not --force); raises when `out`
+    holds something else that may not be overwritten."""
+    if (out / INFO).is_file():
+        existing = read_info(out)
+        same = existing.get("request") == req.as_dict() and existing.get("sources") == sources
+        if same and not force:
+            return existing
+        if not force:
+            raise KolorizeError(
+                f"{out} already holds a dataset prepared with other sources or settings; "
+                "pass --force to rebuild it"
+            )
+    elif out.exists() and any(out.iterdir()):
+        raise KolorizeError(f"{out} exists and is not a kolorize dataset; choose an empty folder")
+    return None
+
+
+def _collect_splits(
+    collect: Callable[..., int],
+    candidates: Sequence[Candidate],
+    val_candidates: Sequence[Candidate] | None,
+    req: PrepareRequest,
+    tally: _Tally,
+) -> tuple[int, int]:
+    """(train, val) counts written: one subset split, or validation from its own sources
+    (written first, so its rows come first either way)."""
+    if val_candidates is None:
+        accepted = collect(candidates, req.n)
+        if accepted < 2:
+            raise KolorizeError(
+                f"only {accepted} usable image(s) among {tally.examined} files; need at least 2"
+            )
+        return _split_counts(accepted, req)
+    n_val = collect(val_candidates, req.val)
+    if n_val < 1 <= req.val:
+        raise KolorizeError("no usable validation images in the validation sources")
+    n_train = collect(candidates, req.n - req.val)
+    if n_train < 1:
+        raise KolorizeError("no usable training images in the given sources")
+    return n_train, n_val
+
+
+def _log_prepared(
+    out: Path,
+    req: PrepareRequest,
+    counts: tuple[int, int],
+    tally: _Tally,
+    elapsed: float,
+    mean_ab: Sequence[float],
+    log: Any,
+) -> None:
+    """Said once the bar is closed, not into it."""
+    n_train, n_val = counts
+    if n_train + n_val < req.n:
         log(
             f"asked for {req.n} images but only {n_train + n_val} usable ones exist: "
             f"using {n_train} train / {n_val} val"
@@ -291,7 +347,6 @@ def _prepare_locked(
         f"({elapsed:.1f} s, {tally.examined / max(elapsed, 1e-9):.0f} files/s); "
         f"training photos' mean colour a = {mean_ab[0]:.2f}, b = {mean_ab[1]:.2f}"
     )
-    return read_info(out)
 
 
 __all__ = ["FORMAT", "PrepareRequest", "prepare"]

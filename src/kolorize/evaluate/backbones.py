@@ -30,7 +30,7 @@ from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorIncepti
 from torchmetrics.image.lpip import LearnedPerceptualImagePatchSimilarity
 
 from kolorize.errors import KolorizeError, MissingWeightsError
-from kolorize.weights import hub_dir_with, locate_weights
+from kolorize.weights import WEIGHTS, hub_dir_with, locate_weights
 
 INCEPTION_NAME = "inception-v3-compat"
 
@@ -120,8 +120,6 @@ def write_random_weights(key: str, folder: str | Path, seed: int = 0) -> Path:
     `load_backbones(folder)` runs the real loading path and the real network's cost.
     For tests and benchmarks: the metric values they give mean nothing."""
     import torchvision
-
-    from kolorize.weights import WEIGHTS
 
     if key not in ("alexnet", "inception"):
         raise ValueError(f"no random stand-in for {key!r}")

@@ -23,10 +23,11 @@ import torch
 from PIL import Image
 from torch import nn
 
+from kolorize.atomic import atomic_folder
 from kolorize.data.cache import ImageCache
 from kolorize.device import resolve_device, resolve_precision
 from kolorize.errors import KolorizeError
-from kolorize.evaluate import metrics as M
+from kolorize.evaluate import metrics
 from kolorize.evaluate.backbones import Backbones, load_backbones
 from kolorize.evaluate.results import BASELINES, GROUND_TRUTH, Results, Row, write_results
 from kolorize.evaluate.yardsticks import (
@@ -39,7 +40,7 @@ from kolorize.evaluate.yardsticks import (
 from kolorize.inference.tensors import check_size, colorize_tensors, ready_generator, to_nchw
 from kolorize.models.files import load_generator, resolve_generator_file
 from kolorize.progress import progress
-from kolorize.rundir import COLORIZED, GENERATOR, atomic_folder, is_run_dir
+from kolorize.rundir import COLORIZED, GENERATOR, is_run_dir
 
 SETTINGS = {
     "images": "uint8 RGB at the dataset's size, as saved losslessly (PNG); no JPEG anywhere",
@@ -53,11 +54,11 @@ SETTINGS = {
     "fid": "torchmetrics FID on InceptionV3 2048-d pool features (torch-fidelity "
     "'inception-v3-compat' weights) computed by torch-fidelity's own forward: its "
     "TensorFlow-1.x-compatible bilinear resize to 299x299, as torch-fidelity reports",
-    "kid": f"torchmetrics KID on the same features, {M.KID_SUBSETS} subsets of "
-    f"min({M.KID_SUBSET_SIZE}, n) images, polynomial kernel of degree 3; an unbiased estimate, "
-    "so values near 0 can be negative (the ground-truth row, which compares the set with "
+    "kid": f"torchmetrics KID on the same features, {metrics.KID_SUBSETS} subsets of "
+    f"min({metrics.KID_SUBSET_SIZE}, n) images, polynomial kernel of degree 3; an unbiased "
+    "estimate, so values near 0 can be negative (the ground-truth row, which compares the set with "
     "itself rather than with independent samples, is below 0)",
-    "is": f"torchmetrics Inception Score on the unbiased logits, {M.IS_SPLITS} seeded splits "
+    "is": f"torchmetrics Inception Score on the unbiased logits, {metrics.IS_SPLITS} seeded splits "
     "(fewer under 20 images: at least 2 images per split)",
     "colorfulness": "Hasler & Suesstrunk, RGB in 0..255, population std, mean over images",
     "beats_gray": "share of the validation images whose per-image PSNR is strictly higher than "
@@ -71,7 +72,7 @@ SETTINGS = {
     "over the sectors present (balanced, so painting everything the commonest colour does not "
     "pay). Each sector's share is in metrics.json/.csv (hue_reds ... hue_magentas)",
     "per_image": f"mean, median and 95% percentile-bootstrap interval of the mean "
-    f"({M.BOOTSTRAP_RESAMPLES} seeded resamples)",
+    f"({metrics.BOOTSTRAP_RESAMPLES} seeded resamples)",
 }
 
 
@@ -120,7 +121,7 @@ def _batches(images: np.ndarray, batch_size: int) -> Iterator[tuple[int, np.ndar
 def _missing_by_metric(backbones: Backbones) -> dict[str, str]:
     return {
         m.key: backbones.missing[m.backbone]
-        for m in M.METRICS
+        for m in metrics.METRICS
         if m.backbone is not None and m.backbone in backbones.missing
     }
 
@@ -139,9 +140,9 @@ def _score_images(
     batch_size: int,
     desc: str,
     images_to: Path | None = None,
-) -> M.SetScores:
+) -> metrics.SetScores:
     """The scores of the set `make` turns the validation photos into, batch by batch."""
-    scorer = M.SetScorer(backbones, device)
+    scorer = metrics.SetScorer(backbones, device)
     for start, rows in progress(_batches(val, batch_size), desc=desc, unit="batch"):
         real = to_nchw(rows, device)
         fake = make(real)
@@ -163,14 +164,19 @@ def _score_model(
     seed: int,
     images_to: Path | None,
     desc: str,
-) -> M.SetScores:
+) -> metrics.SetScores:
     net = ready_generator(net, device, train_mode=train_mode)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)  # train-mode dropout draws the same noise on every run
         return _score_images(
-            lambda real: colorize_tensors(net, real, precision=precision), val, backbones,
-            device, batch_size=batch_size, desc=desc, images_to=images_to,
-        )  # fmt: skip
+            lambda real: colorize_tensors(net, real, precision=precision),
+            val,
+            backbones,
+            device,
+            batch_size=batch_size,
+            desc=desc,
+            images_to=images_to,
+        )
 
 
 def _score_baselines(
@@ -180,16 +186,20 @@ def _score_baselines(
     device: torch.device,
     *,
     batch_size: int,
-) -> dict[str, M.SetScores]:
+) -> dict[str, metrics.SetScores]:
     """The gray image (a = b = 0) and the mean-colour tint, each on the photo's own L: made
     by the same conversion, so the two differ only in their colour."""
     colours = {"gray": (0.0, 0.0), "tint": tint_ab}
     scores = {}
     for name, ab in colours.items():
         scores[name] = _score_images(
-            lambda real, ab=ab: tint_images(real, ab), val, backbones, device,
-            batch_size=batch_size, desc=BASELINES[name],
-        )  # fmt: skip
+            lambda real, ab=ab: tint_images(real, ab),
+            val,
+            backbones,
+            device,
+            batch_size=batch_size,
+            desc=BASELINES[name],
+        )
     return scores
 
 
@@ -246,8 +256,8 @@ def _usable(backbones: Backbones, side: int) -> Backbones:
 
 
 def _baseline_rows(
-    baselines: dict[str, M.SetScores],
-    real: M.SetScores,
+    baselines: dict[str, metrics.SetScores],
+    real: metrics.SetScores,
     *,
     seed: int,
     device: torch.device,
@@ -255,9 +265,19 @@ def _baseline_rows(
 ) -> list[Row]:
     rows = []
     for name, scores in baselines.items():
-        scored = M.score_row(scores, real, seed=seed, baselines=baselines, device=device)
-        rows.append(Row(name=BASELINES[name], reference=False, baseline=True, run_dir=None,
-                        epoch=None, images=None, n_images=scores.n, **scored))  # fmt: skip
+        scored = metrics.score_row(scores, real, seed=seed, baselines=baselines, device=device)
+        rows.append(
+            Row(
+                name=BASELINES[name],
+                reference=False,
+                baseline=True,
+                run_dir=None,
+                epoch=None,
+                images=None,
+                n_images=scores.n,
+                **scored,
+            )
+        )
         log(_summary_line(BASELINES[name], scored["values"], scores.n))
     return rows
 
@@ -311,19 +331,12 @@ def evaluate_runs(
         raise KolorizeError(f"--batch-size must be at least 1, got {batch_size}")
     started = time.perf_counter()
     models = select_runs(run_dirs, log)
-    cache = ImageCache(data_dir)
-    val = cache.split("val")
-    if len(val) < 2:
-        raise KolorizeError(f"{data_dir} has {len(val)} validation image(s); FID needs at least 2")
+    cache, val = _validation_split(data_dir)
     generators, warnings = _load_generators(models, cache.size)
     tint_ab, tint_source = cache.mean_ab(), _tint_source(cache)
     if cache.n_train == 0:
         warnings.append(f"{data_dir} has no training images: the mean-colour tint is gray")
-    if backbones is None:
-        backbones = load_backbones(weights_dir, require_all=require_all)
-    backbones = _usable(backbones, cache.size)
-    for reason in dict.fromkeys(backbones.missing.values()):
-        log(f"n/a: {reason}")
+    backbones = _backbones(backbones, weights_dir, require_all, cache.size, log)
     device = resolve_device(device)
     precision = resolve_precision(precision, device, workload="evaluate")  # auto: no measuring
     backbones.to(device)
@@ -331,25 +344,77 @@ def evaluate_runs(
     log(f"mean-colour tint: a = {tint_ab[0]:.2f}, b = {tint_ab[1]:.2f} ({tint_source})")
 
     # the real photos go through every network once; their features serve every model
-    real_scores = _score_images(lambda real: real, val, backbones, device,
-                                batch_size=batch_size, desc="real photos")  # fmt: skip
+    real_scores = _score_images(
+        lambda real: real, val, backbones, device, batch_size=batch_size, desc="real photos"
+    )
     baselines = _score_baselines(val, tint_ab, backbones, device, batch_size=batch_size)
-    truth = M.score_row(real_scores, real_scores, seed=seed, baselines=baselines, device=device)
-    log(_summary_line(GROUND_TRUTH, truth["values"], real_scores.n))
-    rows_out = [Row(name=GROUND_TRUTH, reference=True, run_dir=None, epoch=None, images=None,
-                n_images=real_scores.n, **truth)]  # fmt: skip
-    rows_out += _baseline_rows(baselines, real_scores, seed=seed, device=device, log=log)
+    rows_out = _reference_rows(real_scores, baselines, seed=seed, device=device, log=log)
+    rows_out += _model_rows(
+        generators, val, backbones, device, real_scores, baselines, out_dir=Path(out_dir),
+        save_images=save_images, train_mode=train_mode, precision=precision,
+        batch_size=batch_size, seed=seed, warnings=warnings, log=log,
+    )  # fmt: skip
 
+    if backbones.inception is not None and (warning := metrics.fid_warning(len(val))):
+        warnings.append(warning)
+    for warning in warnings:
+        log(f"warning: {warning}")
+    results = Results(
+        data=str(Path(data_dir).resolve()), split="val", n_images=len(val),
+        image_size=cache.size, device=str(device),
+        autocast="bf16 (generator only)" if precision == "bf16" else "none (fp32)",
+        inference_mode="train" if train_mode else "eval", batch_size=batch_size, seed=seed,
+        seconds=round(time.perf_counter() - started, 1),
+        metrics=[vars(m) for m in metrics.METRICS], missing=_missing_by_metric(backbones),
+        backbones=backbones.sources, settings=_settings(tint_ab, tint_source),
+        warnings=warnings, rows=rows_out, provenance=provenance, tint_ab=list(tint_ab),
+    )  # fmt: skip
+    json_path, csv_path = write_results(out_dir, results)
+    log(f"metrics: {json_path} and {csv_path}")
+    if save_images:
+        log(f"colorized images: {Path(out_dir) / COLORIZED}")
+    return results
+
+
+def _model_rows(
+    generators: list[tuple[ModelToScore, nn.Module, dict[str, Any]]],
+    val: np.ndarray,
+    backbones: Backbones,
+    device: torch.device,
+    real_scores: metrics.SetScores,
+    baselines: dict[str, metrics.SetScores],
+    *,
+    out_dir: Path,
+    save_images: bool,
+    train_mode: bool,
+    precision: str,
+    batch_size: int,
+    seed: int,
+    warnings: list[str],
+    log: Callable[[str], None],
+) -> list[Row]:
+    """One row per model, its images written to OUT/colorized/NAME with `save_images`."""
+    rows_out = []
     for model, net, meta in generators:
         # the model's images replace the old ones only once all are written
-        folder = Path(out_dir) / COLORIZED / model.name
+        folder = out_dir / COLORIZED / model.name
         with atomic_folder(folder) if save_images else nullcontext() as images_to:
             scores = _score_model(
-                net, val, backbones, device, batch_size=batch_size, train_mode=train_mode,
-                precision=precision, seed=seed, images_to=images_to, desc=model.name,
-            )  # fmt: skip
+                net,
+                val,
+                backbones,
+                device,
+                batch_size=batch_size,
+                train_mode=train_mode,
+                precision=precision,
+                seed=seed,
+                images_to=images_to,
+                desc=model.name,
+            )
         net.cpu()
-        scored = M.score_row(scores, real_scores, seed=seed, baselines=baselines, device=device)
+        scored = metrics.score_row(
+            scores, real_scores, seed=seed, baselines=baselines, device=device
+        )
         if scored["identical"]:
             warnings.append(
                 f"{model.name}: {scored['identical']} colorized image(s) equal the real ones "
@@ -358,42 +423,65 @@ def evaluate_runs(
         images = f"{COLORIZED}/{model.name}" if save_images else None
         rows_out.append(_model_row(model, meta, scored, scores.n, images))
         log(_summary_line(model.name, scored["values"], scores.n))
+    return rows_out
 
-    if backbones.inception is not None and (warning := M.fid_warning(len(val))):
-        warnings.append(warning)
-    for warning in warnings:
-        log(f"warning: {warning}")
-    results = Results(
-        data=str(Path(data_dir).resolve()),
-        split="val",
-        n_images=len(val),
-        image_size=cache.size,
-        device=str(device),
-        autocast="bf16 (generator only)" if precision == "bf16" else "none (fp32)",
-        inference_mode="train" if train_mode else "eval",
-        batch_size=batch_size,
-        seed=seed,
-        seconds=round(time.perf_counter() - started, 1),
-        metrics=[vars(m) for m in M.METRICS],
-        missing=_missing_by_metric(backbones),
-        backbones=backbones.sources,
-        settings=_settings(tint_ab, tint_source),
-        warnings=warnings,
-        rows=rows_out,
-        provenance=provenance,
-        tint_ab=list(tint_ab),
+
+def _validation_split(data_dir: str | Path) -> tuple[ImageCache, np.ndarray]:
+    cache = ImageCache(data_dir)
+    val = cache.split("val")
+    if len(val) < 2:
+        raise KolorizeError(f"{data_dir} has {len(val)} validation image(s); FID needs at least 2")
+    return cache, val
+
+
+def _reference_rows(
+    real_scores: metrics.SetScores,
+    baselines: dict[str, metrics.SetScores],
+    *,
+    seed: int,
+    device: torch.device,
+    log: Callable[[str], None],
+) -> list[Row]:
+    """The ground truth's row, then the baselines'."""
+    truth = metrics.score_row(
+        real_scores, real_scores, seed=seed, baselines=baselines, device=device
     )
-    json_path, csv_path = write_results(out_dir, results)
-    log(f"metrics: {json_path} and {csv_path}")
-    if save_images:
-        log(f"colorized images: {Path(out_dir) / COLORIZED}")
-    return results
+    log(_summary_line(GROUND_TRUTH, truth["values"], real_scores.n))
+    rows = [
+        Row(
+            name=GROUND_TRUTH,
+            reference=True,
+            run_dir=None,
+            epoch=None,
+            images=None,
+            n_images=real_scores.n,
+            **truth,
+        )
+    ]
+    return rows + _baseline_rows(baselines, real_scores, seed=seed, device=device, log=log)
+
+
+def _backbones(
+    backbones: Backbones | None,
+    weights_dir: str | Path | None,
+    require_all: bool,
+    size: int,
+    log: Callable[[str], None],
+) -> Backbones:
+    """The scoring networks (given, or located), those that cannot score `size` px left out,
+    each missing one said once."""
+    if backbones is None:
+        backbones = load_backbones(weights_dir, require_all=require_all)
+    backbones = _usable(backbones, size)
+    for reason in dict.fromkeys(backbones.missing.values()):
+        log(f"n/a: {reason}")
+    return backbones
 
 
 def _summary_line(name: str, values: dict[str, float | None], n: int) -> str:
     shown = ", ".join(
         f"{m.label} {m.format(values[m.key])}"
         + (f" (n={n})" if m.key == "fid" and values["fid"] is not None else "")
-        for m in M.METRICS
+        for m in metrics.METRICS
     )
     return f"{name}: {shown}"

@@ -18,9 +18,10 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from kolorize.atomic import write_text_atomic
 from kolorize.errors import KolorizeError
 from kolorize.evaluate.metrics import EXTRA_KEYS, METRICS, MetricInfo
-from kolorize.rundir import METRICS_CSV, METRICS_JSON, write_text_atomic
+from kolorize.rundir import METRICS_CSV, METRICS_JSON
 
 # 2: PSNR as the mean of per-image PSNR (the study's); FID through torch-fidelity's resize
 FORMAT = "kolorize-metrics/2"

@@ -30,12 +30,21 @@ import torch
 from PIL import Image
 
 from kolorize.color import uint8_to_model_lightness_numpy
-from kolorize.data.images import load_rgb, resize_photo, to_8bit, upright_rgb
+from kolorize.data.images import load_rgb, resize_photo, upright_rgb
 from kolorize.errors import InvalidValue, whole_number
 from kolorize.inference.backends import Predictor, TorchPredictor, load_onnx
+from kolorize.inference.pictures import (
+    as_image,
+    grayscale,
+    is_uint16,
+    kind_of,
+    side_by_side,
+    three_channels,
+)
 from kolorize.inference.recombine import recombine
 from kolorize.inference.user_hints import Hint, HintError, model_hint_channels
 from kolorize.models import input_multiple, round_to_multiple
+from kolorize.models.files import DEFAULT_MODEL, load_generator, render_sizes, trained_size
 
 # What `colorize` takes: a PIL image, a path to an image file, or (H, W) / (H, W, 3) uint8 pixels
 Photo: TypeAlias = "Image.Image | str | os.PathLike[str] | np.ndarray"
@@ -95,8 +104,6 @@ class Colorizer:
         on the CPU, unless `device` says otherwise. A weights file that does not record its
         training size is taken to be the study's 256 px. `render_size` (see `render_side`)
         replaces the training size as the default."""
-        from kolorize.models.files import DEFAULT_MODEL, render_sizes
-
         whole_number("batch_size", batch_size)  # before the model loads, not after
         if render_size is not None:
             whole_number("render_size", render_size)
@@ -106,8 +113,6 @@ class Colorizer:
             meta: dict[str, Any] = dict(predict.metadata)
             takes_hints = predict.takes_hints
         else:
-            from kolorize.models.files import load_generator, trained_size
-
             net, cfg, meta = load_generator(path)
             image_size, multiple = trained_size(meta), input_multiple(net)
             predict = TorchPredictor(net, device, precision=precision, image_size=image_size)
@@ -164,7 +169,7 @@ class Colorizer:
         """`colorize` for many images (with `hints`, one list per image), running the model on
         batches of `batch_size`."""
         if isinstance(images, (Image.Image, str, os.PathLike, np.ndarray)):
-            raise TypeError(f"colorize_batch takes a list of photos, not {_kind(images)}")
+            raise TypeError(f"colorize_batch takes a list of photos, not {kind_of(images)}")
         rgbs = [np.asarray(as_upright_rgb(image)) for image in images]
         coloured = self.colorize_pixels(rgbs, render_size=render_size, hints=hints)
         return [Image.fromarray(p) for p in coloured]
@@ -179,14 +184,14 @@ class Colorizer:
         """Upright sRGB pixels, (H, W, 3) or gray (H, W), uint8 or uint16 -> colour pixels,
         (H, W, 3) of the same dtype: a 16-bit scan comes back 16-bit, its L at 16 bits.
         `hints`: one list per photo, as for `colorize`."""
-        rgbs = [_three_channels(p) for p in pixels]  # checks them all before any work
+        rgbs = [three_channels(p) for p in pixels]  # checks them all before any work
         per_image = list(hints) if hints is not None else [()] * len(rgbs)
         if len(per_image) != len(rgbs):
             raise ValueError(f"{len(per_image)} hint lists for {len(rgbs)} photos")
         out: list[np.ndarray] = []
         for i in range(0, len(rgbs), self.batch_size):
             # the model's input from the pixels as given: a gray scan is not made 3x first
-            as_given = [_as_image(p) for p in pixels[i : i + self.batch_size]]
+            as_given = [as_image(p) for p in pixels[i : i + self.batch_size]]
             _, ab = self.predict(
                 as_given, render_size=render_size, hints=per_image[i : i + self.batch_size]
             )
@@ -224,6 +229,7 @@ class Colorizer:
     def colorize_video(self, src: str | Path, dst: str | Path, **options: Any) -> Any:
         """Colorize a video file into `dst`, keeping its sound, frame rate, size and rotation;
         see `kolorize.video.colorize_video` for the options (temporal, render_size, ...)."""
+        # here: the one upward import (inference stays free of PyAV until a film is asked for)
         from kolorize.video import colorize_video
 
         return colorize_video(self, src, dst, **options)
@@ -246,66 +252,11 @@ def as_upright_rgb(image: Photo) -> Image.Image:
         and (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3))
     ):
         return upright_rgb(Image.fromarray(image))
-    hint = " (16-bit pixels go to colorize_pixels)" if _is_uint16(image) else ""
+    hint = " (16-bit pixels go to colorize_pixels)" if is_uint16(image) else ""
     raise TypeError(
         "a photo is a PIL image, a path to an image file or an (H, W) or (H, W, 3) uint8 "
-        f"array; got {_kind(image)}{hint}"
+        f"array; got {kind_of(image)}{hint}"
     )
-
-
-def _is_uint16(value: object) -> bool:
-    return isinstance(value, np.ndarray) and value.dtype == np.uint16
-
-
-def _kind(value: object) -> str:
-    """A few words for what was passed: `None`, `int 42`, `a float64 array of shape (4, 4)`."""
-    if isinstance(value, np.ndarray):
-        return f"a {value.dtype} array of shape {value.shape}"
-    if value is None or isinstance(value, (bool, int, float)):
-        return f"{type(value).__name__} {value!r}" if value is not None else "None"
-    return f"a {type(value).__name__}"
-
-
-def _three_channels(pixels: np.ndarray) -> np.ndarray:
-    """(H, W, 3) uint8 or uint16 pixels; gray (H, W) ones as a view of three equal channels."""
-    if not isinstance(pixels, np.ndarray) or pixels.dtype not in (np.uint8, np.uint16):
-        raise TypeError(f"colorize_pixels takes uint8 or uint16 arrays; got {_kind(pixels)}")
-    if pixels.ndim == 2:
-        return np.broadcast_to(pixels[..., None], (*pixels.shape, 3))
-    if pixels.ndim == 3 and pixels.shape[2] == 3:
-        return pixels
-    raise TypeError(f"colorize_pixels takes (H, W) or (H, W, 3) arrays; got {_kind(pixels)}")
-
-
-def grayscale(image: Image.Image | np.ndarray) -> Image.Image | np.ndarray:
-    """The photo as the model sees it: its own L with no colour, at full resolution; pixels
-    (8- or 16-bit) in, pixels out."""
-    if isinstance(image, np.ndarray):
-        return recombine(_three_channels(image), None)
-    return Image.fromarray(recombine(np.asarray(upright_rgb(image)), None))
-
-
-def side_by_side(
-    left: Image.Image | np.ndarray, right: Image.Image | np.ndarray, gap: int = 8
-) -> Image.Image | np.ndarray:
-    """Two same-size images next to each other on white, for before/after comparisons. Two
-    pixel arrays give an array of their dtype (16-bit stays 16-bit)."""
-    if isinstance(left, np.ndarray) and isinstance(right, np.ndarray):
-        left, right = _three_channels(left), _three_channels(right)
-        white = np.full((left.shape[0], gap, 3), np.iinfo(right.dtype).max, right.dtype)
-        return np.concatenate([left.astype(right.dtype), white, right], axis=1)
-    left, right = _as_image(left), _as_image(right)
-    w, h = left.size
-    canvas = Image.new("RGB", (w * 2 + gap, h), (255, 255, 255))
-    canvas.paste(left.convert("RGB"), (0, 0))
-    canvas.paste(right.convert("RGB"), (w + gap, 0))
-    return canvas
-
-
-def _as_image(image: Image.Image | np.ndarray) -> Image.Image:
-    if isinstance(image, Image.Image):
-        return image
-    return Image.fromarray(image if image.dtype == np.uint8 else to_8bit(image))
 
 
 __all__ = ["Colorizer", "Photo", "as_upright_rgb", "grayscale", "side_by_side"]

@@ -8,11 +8,13 @@ from torch import nn
 
 from kolorize.ab_bins import n_classes
 from kolorize.config import DiscriminatorConfig, GeneratorConfig
+from kolorize.errors import KolorizeError
 from kolorize.models.dynamic_unet import ResNet18DynamicUNet
 from kolorize.models.layers import init_pix2pix
 from kolorize.models.patchgan import PatchDiscriminator
 from kolorize.models.resnet_unet import HINT_CHANNELS, ResNetUNetGenerator
 from kolorize.models.unet import UNetGenerator
+from kolorize.weights import load_state_dict, locate_weights
 
 
 def build_generator(cfg: GeneratorConfig, *, load_pretrained: bool = True) -> nn.Module:
@@ -44,9 +46,6 @@ def build_generator(cfg: GeneratorConfig, *, load_pretrained: bool = True) -> nn
 
 def _imagenet_resnet18(weights: str | None) -> dict:
     """`generator.weights` may name the weights file itself or a folder holding it."""
-    from kolorize.errors import KolorizeError
-    from kolorize.weights import load_state_dict, locate_weights
-
     if weights is not None and not Path(weights).exists():
         raise KolorizeError(f"generator.weights: no such file or folder: {weights}")
     if weights is not None and Path(weights).is_file():

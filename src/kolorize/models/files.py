@@ -13,9 +13,11 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from kolorize.atomic import atomic_write
 from kolorize.config import GeneratorConfig, from_dict
 from kolorize.errors import KolorizeError
-from kolorize.rundir import GENERATOR, atomic_write
+from kolorize.models import build_generator
+from kolorize.rundir import GENERATOR
 
 FORMAT = "kolorize-generator/1"
 # The colorizer that ships inside the package (MODEL_CARD.md), used when no model is named.
@@ -140,8 +142,6 @@ def load_weights(net: nn.Module, tensors: dict[str, torch.Tensor], source: str |
 
 def load_generator(path: str | Path) -> tuple[nn.Module, GeneratorConfig, dict[str, Any]]:
     """A ready generator (CPU, eval mode) with its config and metadata."""
-    from kolorize.models import build_generator
-
     tensors, cfg, extra = read_generator(path)
     net = build_generator(cfg, load_pretrained=False)
     load_weights(net, tensors, path)

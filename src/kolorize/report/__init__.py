@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from kolorize.atomic import atomic_folder, write_text_atomic
 from kolorize.errors import KolorizeError
 from kolorize.evaluate.metrics import METRICS
 from kolorize.evaluate.results import Results, read_results
@@ -22,14 +23,7 @@ from kolorize.report import gallery, plots
 from kolorize.report.content import Figure
 from kolorize.report.html import render_html
 from kolorize.report.markdown import render_markdown
-from kolorize.rundir import (
-    REPORT_ASSETS,
-    REPORT_HTML,
-    REPORT_MD,
-    atomic_folder,
-    read_metrics,
-    write_text_atomic,
-)
+from kolorize.rundir import REPORT_ASSETS, REPORT_HTML, REPORT_MD, read_metrics
 
 
 def _run_histories(results: Results, study_dir: Path) -> dict[str, list[dict[str, Any]]]:

@@ -34,6 +34,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kolorize.data.images import ImageRejected, load_rgb
 from kolorize.errors import KolorizeError
+from kolorize.inference.protocol import PhotoColorizer
 from kolorize.interrupts import raise_if_interrupted
 from kolorize.photo_files import FORMATS, SIXTEEN_BIT, first_frame_only, pixels_of, save_image
 from kolorize.serve.guard import (
@@ -122,7 +123,7 @@ def _rejection(e: ImageRejected, max_pixels: int) -> HTTPException:
 
 
 def create_app(
-    colorizer: Any,  # kolorize.inference.colorizer.Colorizer
+    colorizer: PhotoColorizer,
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_pixels: int = DEFAULT_MAX_PIXELS,
@@ -136,6 +137,30 @@ def create_app(
     requests in progress before 503; `request_timeout`: seconds a client has to send a request
     (enforced when served through `server_config`)."""
     app = FastAPI(title="kolorize", docs_url=None, redoc_url=None, openapi_url=None)
+    _add_guards(
+        app,
+        max_bytes=max_bytes,
+        allowed_hosts=allowed_hosts,
+        max_active=max_active,
+        request_timeout=request_timeout,
+    )
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    video = add_video_routes(app, colorizer, max_bytes=max_bytes, max_seconds=max_video_seconds)
+    _add_photo_routes(
+        app, colorizer, max_bytes=max_bytes, max_pixels=max_pixels, workers=workers, video=video
+    )
+    return app
+
+
+def _add_guards(
+    app: FastAPI,
+    *,
+    max_bytes: int,
+    allowed_hosts: Sequence[str],
+    max_active: int,
+    request_timeout: float,
+) -> None:
+    """The middleware every request passes and the handlers that put failures in words."""
     app.state.deadlines = RequestDeadlines(request_timeout)
     # The last added runs first: headers on every answer, failures as one sentence, then host,
     # deadline, size, load.
@@ -149,26 +174,39 @@ def create_app(
     app.add_middleware(SecurityHeaders)
     app.add_exception_handler(RequestValidationError, _validation_failed)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    limiter = anyio.CapacityLimiter(workers)
-    video = add_video_routes(app, colorizer, max_bytes=max_bytes, max_seconds=max_video_seconds)
 
-    def colorize_bytes(data: bytes, fmt: str) -> tuple[bytes, tuple[int, int], int]:
-        try:
-            loaded = load_rgb(data, min_side=1, max_pixels=max_pixels,
-                              keep_16bit=fmt in SIXTEEN_BIT)  # fmt: skip
-        except ImageRejected as e:
-            raise _rejection(e, max_pixels) from None
-        try:
-            (result,) = colorizer.colorize_pixels([pixels_of(loaded)])
-        except ImageRejected as e:
-            raise _rejection(e, max_pixels) from None
-        buf = io.BytesIO()
-        try:
-            save_image(result, buf, fmt)
-        except ValueError as e:  # too big for the format
-            raise HTTPException(422, f"{e}.") from None
-        return buf.getvalue(), (result.shape[1], result.shape[0]), loaded.frames
+
+def _colorize_bytes(
+    colorizer: PhotoColorizer, data: bytes, fmt: str, max_pixels: int
+) -> tuple[bytes, tuple[int, int], int]:
+    """An uploaded photo's bytes -> the colorized file's bytes, its size and its frame count."""
+    try:
+        loaded = load_rgb(data, min_side=1, max_pixels=max_pixels, keep_16bit=fmt in SIXTEEN_BIT)
+    except ImageRejected as e:
+        raise _rejection(e, max_pixels) from None
+    try:
+        (result,) = colorizer.colorize_pixels([pixels_of(loaded)])
+    except ImageRejected as e:
+        raise _rejection(e, max_pixels) from None
+    buf = io.BytesIO()
+    try:
+        save_image(result, buf, fmt)
+    except ValueError as e:  # too big for the format
+        raise HTTPException(422, f"{e}.") from None
+    return buf.getvalue(), (result.shape[1], result.shape[0]), loaded.frames
+
+
+def _add_photo_routes(
+    app: FastAPI,
+    colorizer: PhotoColorizer,
+    *,
+    max_bytes: int,
+    max_pixels: int,
+    workers: int,
+    video: dict[str, Any],
+) -> None:
+    """The page, what it is told about the model and the limits, and the photo endpoint."""
+    limiter = anyio.CapacityLimiter(workers)
 
     @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def index() -> FileResponse:
@@ -195,7 +233,7 @@ def create_app(
         if len(data) > max_bytes:
             raise UploadTooBig(max_bytes)
         content, (width, height), frames = await anyio.to_thread.run_sync(
-            colorize_bytes, data, format, limiter=limiter
+            _colorize_bytes, colorizer, data, format, max_pixels, limiter=limiter
         )
         name = f"{safe_stem(photo.filename)}-colorized{FORMATS[format][1]}"
         headers = {
@@ -207,8 +245,6 @@ def create_app(
         if frames > 1:
             headers["X-Kolorize-Note"] = first_frame_only(frames).capitalize() + "."
         return Response(content, media_type=_MEDIA_TYPES[format], headers=headers)
-
-    return app
 
 
 def server_config(
@@ -258,19 +294,18 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 def serve(
-    model: str | Path | None = None,
+    load_colorizer: Callable[[], PhotoColorizer],
     *,
     host: str = "127.0.0.1",
     port: int = 8000,
-    device: str | None = None,
-    precision: str = "auto",
     max_bytes: int = DEFAULT_MAX_BYTES,
     allow_hosts: Sequence[str] = (),
     max_active: int = DEFAULT_MAX_ACTIVE,
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
     log: Callable[[str], None] = print,
 ) -> None:
-    """Load the model (default: the shipped colorizer) and serve the page until interrupted."""
+    """Load the model (`load_colorizer`, called once the port is ours) and serve the page
+    until interrupted."""
     import uvicorn
 
     sock = _listen(host, port)  # first: a port in use is said before the model loads
@@ -281,9 +316,7 @@ def serve(
             f"can use this page (it answers to {', '.join(hosts)}; add names with "
             "--allow-host). See 'Exposing the web page' in the README."
         )
-    from kolorize.inference.colorizer import Colorizer
-
-    colorizer = Colorizer.load(model, device, precision=precision)
+    colorizer = load_colorizer()
     app = create_app(
         colorizer, max_bytes=max_bytes, allowed_hosts=hosts, max_active=max_active,
         request_timeout=request_timeout,

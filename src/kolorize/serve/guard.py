@@ -31,14 +31,16 @@ Scope = dict[str, Any]
 
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 SECURITY_HEADERS = [
-    (b"content-security-policy",
-     b"default-src 'self'; img-src 'self' blob: data:; object-src 'none'; base-uri 'none'; "
-     b"form-action 'self'; frame-ancestors 'none'"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' blob: data:; object-src 'none'; base-uri 'none'; "
+        b"form-action 'self'; frame-ancestors 'none'",
+    ),
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
     (b"cross-origin-opener-policy", b"same-origin"),
-]  # fmt: skip
+]
 MULTIPART_SLACK = 64 * 1024  # form boundaries and headers around the photo itself
 
 
@@ -390,8 +392,12 @@ class _ConnectionLimit:
         # both counts include this connection and this request's task
         busy = len(self.protocol.connections) > self.limit or len(self.protocol.tasks) > self.limit
         if scope["type"] == "http" and busy:
-            return await _reply(send, 503, "The server has too many connections; try again in a "
-                                "moment.", {"Retry-After": "5", "Connection": "close"})  # fmt: skip
+            return await _reply(
+                send,
+                503,
+                "The server has too many connections; try again in a moment.",
+                {"Retry-After": "5", "Connection": "close"},
+            )
         await self.app(scope, receive, send)
 
 

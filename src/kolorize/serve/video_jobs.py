@@ -28,7 +28,8 @@ import anyio
 from fastapi import FastAPI, File, HTTPException, UploadFile
 from fastapi.responses import FileResponse
 
-from kolorize.rundir import private_temp_folder
+from kolorize.atomic import private_temp_folder
+from kolorize.inference.protocol import PhotoColorizer
 from kolorize.serve.guard import UploadTooBig, safe_stem
 
 if TYPE_CHECKING:
@@ -50,7 +51,9 @@ _ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 
 @dataclass
-class Job:
+class ClipJob:
+    """A film uploaded to the web page, colorized in the background and fetched when done."""
+
     folder: Path
     source: Path
     target: Path
@@ -64,13 +67,13 @@ class Job:
 class VideoJobs:
     """The clips being colorized, by id."""
 
-    def __init__(self, colorizer: Any) -> None:
+    def __init__(self, colorizer: PhotoColorizer) -> None:
         self.colorizer = colorizer
-        self.jobs: dict[str, Job] = {}
+        self.jobs: dict[str, ClipJob] = {}
         self.lock = threading.Lock()
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kolorize-video")
 
-    def submit(self, job_id: str, job: Job) -> None:
+    def submit(self, job_id: str, job: ClipJob) -> None:
         with self.lock:
             self._forget_old()
             waiting = sum(j.state in ("queued", "running") for j in self.jobs.values())
@@ -80,14 +83,15 @@ class VideoJobs:
             self.jobs[job_id] = job
         self.pool.submit(self._run, job)
 
-    def get(self, job_id: str) -> Job:
+    def get(self, job_id: str) -> ClipJob:
         with self.lock:
             job = self.jobs.get(job_id) if _ID.match(job_id) else None
         if job is None:
             raise HTTPException(404, "No such clip (finished clips are kept for 15 minutes).")
         return job
 
-    def _run(self, job: Job) -> None:
+    def _run(self, job: ClipJob) -> None:
+        # here: the page loads without the video extra (PyAV), which only a clip needs
         from kolorize.video import VideoError, colorize_video
 
         job.state = "running"
@@ -96,8 +100,14 @@ class VideoJobs:
             job.done, job.total = done, total
 
         try:
-            result = colorize_video(self.colorizer, job.source, job.target, log=lambda _: None,
-                                    show_progress=False, on_progress=progress)  # fmt: skip
+            result = colorize_video(
+                self.colorizer,
+                job.source,
+                job.target,
+                log=lambda _: None,
+                show_progress=False,
+                on_progress=progress,
+            )
             job.done = job.total = result.frames
             job.state = "done"
         except VideoError as e:  # in words that name no file of the server's
@@ -118,7 +128,7 @@ class VideoJobs:
 
 def add_video_routes(
     app: FastAPI,
-    colorizer: Any,
+    colorizer: PhotoColorizer,
     *,
     max_bytes: int,
     max_seconds: float = DEFAULT_MAX_VIDEO_SECONDS,
@@ -137,13 +147,7 @@ def add_video_routes(
 
     @app.post("/api/video", status_code=202)
     async def upload(video: UploadFile = File(...)) -> dict[str, Any]:
-        if not available:
-            raise HTTPException(501, "This server cannot colorize clips: it lacks PyAV "
-                                     "(pip install 'kolorize[video]').")  # fmt: skip
-        suffix = Path(video.filename or "").suffix.lower()
-        if suffix not in _MEDIA_TYPE:
-            raise HTTPException(415, "Please upload a clip as MP4, WebM or MOV; "
-                                     f"{video.filename or 'this file'} is not one.")  # fmt: skip
+        suffix = _clip_suffix(video, available)
         data = await video.read(max_bytes + 1)
         if len(data) > max_bytes:
             raise UploadTooBig(max_bytes, "clip")
@@ -154,7 +158,7 @@ def add_video_routes(
         source.write_bytes(data)
         info = await anyio.to_thread.run_sync(_check, source, folder, max_seconds, max_pixels)
         target = folder / f"{safe_stem(video.filename, 'clip')}-colorized{suffix}"
-        jobs.submit(job_id, Job(folder, source, target, info.frames))
+        jobs.submit(job_id, ClipJob(folder, source, target, info.frames))
         return {"id": job_id, "frames": info.frames}
 
     @app.get("/api/video/{job_id}")
@@ -182,6 +186,23 @@ def add_video_routes(
     }
 
 
+def _clip_suffix(video: UploadFile, available: bool) -> str:
+    """The uploaded clip's suffix, once this server can colorize it."""
+    if not available:
+        raise HTTPException(
+            501,
+            "This server cannot colorize clips: it lacks PyAV (pip install 'kolorize[video]').",
+        )
+    suffix = Path(video.filename or "").suffix.lower()
+    if suffix not in _MEDIA_TYPE:
+        raise HTTPException(
+            415,
+            "Please upload a clip as MP4, WebM or MOV; "
+            f"{video.filename or 'this file'} is not one.",
+        )
+    return suffix
+
+
 def _clip_error(e: VideoError, source: Path) -> str:
     """A VideoError about the uploaded clip or the colorized one, for the page."""
     if e.path == source:
@@ -190,17 +211,24 @@ def _clip_error(e: VideoError, source: Path) -> str:
 
 
 def _check(source: Path, folder: Path, max_seconds: float, max_pixels: int) -> Any:
+    # here: the page loads without the video extra (PyAV), which only a clip needs
     from kolorize.video import VideoError, probe
 
     try:
         info = probe(source)
         if info.seconds > max_seconds:
-            raise HTTPException(413, f"The clip is {info.seconds:.1f} s long: the limit is "
-                                     f"{max_seconds:g} s. Colorize longer films with "
-                                     "'kolorize colorize'.")  # fmt: skip
+            raise HTTPException(
+                413,
+                f"The clip is {info.seconds:.1f} s long: the limit is "
+                f"{max_seconds:g} s. Colorize longer films with "
+                "'kolorize colorize'.",
+            )
         if info.width * info.height > max_pixels:
-            raise HTTPException(413, f"The clip is {info.width}x{info.height}: the limit is "
-                                     f"{max_pixels:,} pixels a frame.")  # fmt: skip
+            raise HTTPException(
+                413,
+                f"The clip is {info.width}x{info.height}: the limit is "
+                f"{max_pixels:,} pixels a frame.",
+            )
     except VideoError as e:
         shutil.rmtree(folder, ignore_errors=True)
         raise HTTPException(422, f"This clip: {e.reason}.") from None

@@ -10,6 +10,9 @@ from typing import Any
 
 from kolorize.data.cache import manifest_digest
 from kolorize.errors import KolorizeError
+from kolorize.evaluate import evaluate_runs
+from kolorize.evaluate.results import read_results
+from kolorize.report import write_report
 from kolorize.rundir import GENERATOR, METRICS_JSON, REPORT_HTML, REPORT_MD
 from kolorize.study.runs import load_study, run_study
 
@@ -19,8 +22,6 @@ def _mtime(path: Path) -> float:
 
 
 def _scores_are_current(out: Path, run_dirs: list[Path], settings: dict[str, Any]) -> bool:
-    from kolorize.evaluate.results import read_results
-
     try:
         saved = read_results(out)
     except (OSError, KolorizeError):  # none yet, or unreadable: score again
@@ -48,9 +49,6 @@ def run_full_study(
     log: Callable[[str], None] = print,
 ) -> Path | None:
     """Train, evaluate and report; returns the report.html path (None without evaluation)."""
-    from kolorize.evaluate import evaluate_runs
-    from kolorize.report import write_report
-
     out = Path(out)
     run_dirs = run_study(
         load_study(study_file), data_dir, out, overrides, parallel=parallel, log=log

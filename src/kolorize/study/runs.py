@@ -24,10 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kolorize.atomic import atomic_write
 from kolorize.config import RunConfig, apply_overrides, from_dict, load_config, load_yaml
+from kolorize.device import resolve_device
 from kolorize.errors import KolorizeError, quoted
 from kolorize.interrupts import raise_if_interrupted
-from kolorize.rundir import CONFIG, GENERATOR, atomic_write, is_finished
+from kolorize.rundir import CONFIG, GENERATOR, is_finished
 from kolorize.train.checkpoint import checkpoint_dir, latest_checkpoint, list_checkpoints
 from kolorize.train.trainer import train
 
@@ -143,8 +145,6 @@ def default_parallel(device: str = "auto") -> int:
     on CUDA as many as fit, counting 8 GiB each (a 256 px run at batch 16 with its data on the
     GPU takes about 5), at most 4, beyond which the GPU is busy anyway."""
     import torch
-
-    from kolorize.device import resolve_device
 
     resolved = resolve_device(device)
     if resolved.type != "cuda":

@@ -117,10 +117,12 @@ def choose_precision(
     if resumed and t.precision == "auto":
         return resumed
     return resolve_precision(
-        t.precision, device,
+        t.precision,
+        device,
         measure=functools.partial(_step_seconds, G, D, image_size, min(4, t.batch_size), device),
-        workload=f"train {cfg.generator.arch} {t.phase} {image_size}px", log=log,
-    )  # fmt: skip
+        workload=f"train {cfg.generator.arch} {t.phase} {image_size}px",
+        log=log,
+    )
 
 
 def _step_seconds(
@@ -203,9 +205,13 @@ def augmentation(cfg: RunConfig, data: ImageCache) -> Augmentation:
     t = cfg.train
     size = training_size(cfg, data)
     return Augmentation(
-        size, resize=size != data.size, crop_min=t.crop_min, hints=cfg.generator.hints,
-        hint_p=t.hint_p, hint_free_share=t.hint_free_share,
-    )  # fmt: skip
+        size,
+        resize=size != data.size,
+        crop_min=t.crop_min,
+        hints=cfg.generator.hints,
+        hint_p=t.hint_p,
+        hint_free_share=t.hint_free_share,
+    )
 
 
 @dataclass(frozen=True)
@@ -245,11 +251,18 @@ def training_batches(
     t = cfg.train
     on_cpu = dist.device.type == "cpu"
     loader = make_loader(
-        data, "train", t.batch_size, train=True, seed=t.seed,
-        rank=dist.rank, world_size=dist.world_size,
-        threads=t.loader_threads, pin_memory=not on_cpu, to_lab=on_cpu,
+        data,
+        "train",
+        t.batch_size,
+        train=True,
+        seed=t.seed,
+        rank=dist.rank,
+        world_size=dist.world_size,
+        threads=t.loader_threads,
+        pin_memory=not on_cpu,
+        to_lab=on_cpu,
         augmentation=augmentation(cfg, data),
-    )  # fmt: skip
+    )
     if len(loader) == 0:
         raise KolorizeError(f"{data.n_train} training images make no batch of {t.batch_size}")
     on_device = t.data_on_device == "on" or (

@@ -15,8 +15,9 @@ from typing import Any
 
 import torch
 
+from kolorize.atomic import atomic_write
 from kolorize.errors import KolorizeError
-from kolorize.rundir import CHECKPOINTS, atomic_write
+from kolorize.rundir import CHECKPOINTS
 
 _NAME = re.compile(r"^ckpt-e(\d+)-s(\d+)\.pt$")
 

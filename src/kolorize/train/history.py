@@ -40,11 +40,17 @@ def stage(
     """This run's entry: its recipe, how much it trained and on what."""
     g, t = cfg.generator, cfg.train
     entry: dict[str, Any] = {
-        "run": run, "phase": t.phase, "output": g.output, "hints": g.hints,
+        "run": run,
+        "phase": t.phase,
+        "output": g.output,
+        "hints": g.hints,
         "gan_loss": t.gan_loss if t.phase == "gan" else None,
-        "crop_min": t.crop_min, "ema": t.ema, "images": images,
-        "hours": round(seconds / 3600, 3), "cpu_core_hours": round(cpu_seconds / 3600, 3),
-    }  # fmt: skip
+        "crop_min": t.crop_min,
+        "ema": t.ema,
+        "images": images,
+        "hours": round(seconds / 3600, 3),
+        "cpu_core_hours": round(cpu_seconds / 3600, 3),
+    }
     entry.update(where)
     return entry
 

@@ -11,14 +11,9 @@ import torch
 from PIL import Image
 from torchvision.utils import make_grid
 
+from kolorize.atomic import atomic_write, write_text_atomic
 from kolorize.color import model_space_to_rgb, to_uint8
-from kolorize.rundir import (
-    METRICS_LOG,
-    TENSORBOARD,
-    atomic_write,
-    read_metrics,
-    write_text_atomic,
-)
+from kolorize.rundir import METRICS_LOG, TENSORBOARD, read_metrics
 
 
 class RunLog:

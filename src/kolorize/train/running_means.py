@@ -14,7 +14,7 @@ import torch
 
 
 @dataclass(frozen=True)
-class Reading:
+class LossSummary:
     sums: dict[str, float]
     means: dict[str, float]  # per step
     images_per_s: float
@@ -52,11 +52,11 @@ class RunningMeans:
         """The sums as numbers: waits for the device."""
         return dict(zip(self.names, self._sums.tolist(), strict=True))
 
-    def read(self) -> Reading:
+    def read(self) -> LossSummary:
         sums = self.sums()
         seconds = time.perf_counter() - self.start
         means = {k: v / max(self.steps, 1) for k, v in sums.items()}
-        return Reading(sums, means, self.images / max(seconds, 1e-9), seconds)
+        return LossSummary(sums, means, self.images / max(seconds, 1e-9), seconds)
 
     def restart(self) -> None:
         """Start a new stretch: sums, steps, images and time from zero."""

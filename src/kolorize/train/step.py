@@ -18,25 +18,29 @@ from __future__ import annotations
 import contextlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
 from kolorize import losses
-from kolorize.color import batch_to_model_space, rgb_to_model_space
 from kolorize.config import TrainConfig
 from kolorize.data.crops import crop_resize
-from kolorize.data.loader import Batch, gather_batch
+from kolorize.data.loader import Batch
 from kolorize.device import autocast
+from kolorize.errors import KolorizeError
 from kolorize.hints import true_colour_hints
+from kolorize.train.build import load_optimizer_state
 from kolorize.train.distributed import DistInfo
 
 
-def no_graph_reason(t: TrainConfig, dist: DistInfo, gan_loss: losses.GANLoss | None) -> str | None:
+def no_graph_reason(
+    train_cfg: TrainConfig, dist: DistInfo, gan_loss: losses.GANLoss | None
+) -> str | None:
     """None when the step can be captured as a CUDA graph, else why not."""
     if dist.device.type != "cuda":
         return "not on CUDA"
-    if not t.cuda_graphs:
+    if not train_cfg.cuda_graphs:
         return "train.cuda_graphs is false"
     if dist.enabled:
         return "multi-process training (DDP all-reduces gradients outside the graph)"
@@ -57,15 +61,39 @@ class DiscriminatorPair(nn.Module):
 
 
 @dataclass(frozen=True)
-class Placement:
+class StepSettings:
     """Where and how a step computes."""
 
     device: torch.device
     precision: str  # "fp32" or "bf16"
     graphed: bool  # captured as a CUDA graph
     channels_last: bool
-    device_images: torch.Tensor | None  # the split held on the device (DeviceBatches)
     image_size: int  # the side the networks train at (crop boxes are resampled to it)
+
+
+@dataclass
+class Discriminator:
+    """The gan phase's second player: D, its Adam and schedule, and the GAN loss it and G are
+    scored by; what a checkpoint keeps of it under `discriminator`, `opt_d` and `sched_d`."""
+
+    net: nn.Module
+    opt: torch.optim.Optimizer
+    schedule: torch.optim.lr_scheduler.LRScheduler
+    loss: losses.GANLoss
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "discriminator": self.net.state_dict(),
+            "opt_d": self.opt.state_dict(),
+            "sched_d": self.schedule.state_dict(),
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        if "discriminator" not in state:
+            raise KolorizeError("the checkpoint has no discriminator: it is not a GAN run")
+        self.net.load_state_dict(state["discriminator"])
+        load_optimizer_state(self.opt, state["opt_d"])
+        self.schedule.load_state_dict(state["sched_d"])
 
 
 class TrainingStep(ABC):
@@ -74,8 +102,8 @@ class TrainingStep(ABC):
 
     loss_names: tuple[str, ...]
 
-    def __init__(self, placement: Placement, colour: losses.ColourLoss) -> None:
-        self.placement = placement
+    def __init__(self, settings: StepSettings, colour: losses.ColourLoss) -> None:
+        self.settings = settings
         self.colour = colour
 
     @abstractmethod
@@ -83,27 +111,21 @@ class TrainingStep(ABC):
         """Take the step on a batch already on the device; returns the losses stacked."""
 
     def on_device(self, batch: Batch) -> Batch:
-        device = self.placement.device
+        device = self.settings.device
         return batch.to(device) if device.type == "cuda" else batch
 
     def autocast(self) -> contextlib.AbstractContextManager:
         # autocast's weight cache would hold tensors across a graph's replays
-        p = self.placement
-        return autocast(p.device, p.precision, cache=not p.graphed)
+        s = self.settings
+        return autocast(s.device, s.precision, cache=not s.graphed)
 
     def inputs(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(the generator's input, L, ab) for a batch, in the step's memory layout: L in the
         model's space, cropped and resampled to the training size where the batch says, with
         the hint channels after it when the batch has hint patches."""
-        if batch.rows is not None:
-            images = self.placement.device_images
-            assert images is not None, "a batch of rows needs the split on the device"
-            L, ab = rgb_to_model_space(gather_batch(images, batch.rows, batch.flips))
-        else:
-            assert batch.pixels is not None
-            L, ab = batch_to_model_space(batch.pixels, self.placement.device)
+        L, ab = batch.model_space(self.settings.device)
         if batch.boxes is not None:
-            lab = crop_resize(torch.cat([L, ab], 1), batch.boxes, self.placement.image_size)
+            lab = crop_resize(torch.cat([L, ab], 1), batch.boxes, self.settings.image_size)
             L, ab = lab[:, :1], lab[:, 1:]
         x = L
         if batch.hints is not None:
@@ -111,7 +133,7 @@ class TrainingStep(ABC):
         return self._in_layout(x), self._in_layout(L), self._in_layout(ab)
 
     def _in_layout(self, t: torch.Tensor) -> torch.Tensor:
-        if self.placement.channels_last:
+        if self.settings.channels_last:
             return t.contiguous(memory_format=torch.channels_last)
         return t.contiguous()
 
@@ -123,10 +145,10 @@ class PretrainStep(TrainingStep):
         self,
         G: nn.Module,
         opt_g: torch.optim.Optimizer,
-        placement: Placement,
+        settings: StepSettings,
         colour: losses.ColourLoss,
     ) -> None:
-        super().__init__(placement, colour)
+        super().__init__(settings, colour)
         self.G, self.opt_g = G, opt_g
         self.loss_names = (colour.name,)
 
@@ -144,56 +166,77 @@ class PretrainStep(TrainingStep):
 class GANStep(TrainingStep):
     """pix2pix's D step, then its G step. `G` and `D_pair` (D in a DiscriminatorPair) are
     the networks as for_training wraps them; the gradient penalty and the G step call the bare
-    `D`, whose own gradients the G step switches off."""
+    D, whose own gradients the G step switches off."""
 
     def __init__(
         self,
         G: nn.Module,
         opt_g: torch.optim.Optimizer,
-        D: nn.Module,
+        disc: Discriminator,
         D_pair: nn.Module,
-        opt_d: torch.optim.Optimizer,
-        gan_loss: losses.GANLoss,
         colour_weight: float,
-        placement: Placement,
+        settings: StepSettings,
         colour: losses.ColourLoss,
     ) -> None:
-        super().__init__(placement, colour)
-        self.G, self.opt_g, self.D, self.D_pair, self.opt_d = G, opt_g, D, D_pair, opt_d
-        self.gan_loss, self.colour_weight = gan_loss, colour_weight
+        super().__init__(settings, colour)
+        self.G, self.opt_g, self.disc, self.D_pair = G, opt_g, disc, D_pair
+        self.colour_weight = colour_weight
         self.loss_names = (
-            "loss_d", "loss_g", "loss_g_gan", colour.name, "d_real", "d_fake",
-            *gan_loss.penalty_names,
-        )  # fmt: skip
+            "loss_d",
+            "loss_g",
+            "loss_g_gan",
+            colour.name,
+            "d_real",
+            "d_fake",
+            *disc.loss.penalty_names,
+        )
 
     def __call__(self, batch: Batch) -> torch.Tensor:
         x, L, ab = self.inputs(batch)
         with self.autocast():
             output = self.colour.predict(self.G, x)
             fake = self.colour.colour(output, ab)
-
         real_pair = torch.cat([L, ab], dim=1)
-        self.D.requires_grad_(True)
-        self.opt_d.zero_grad(set_to_none=True)
+        loss_d, real_logits, fake_logits, penalties = self._discriminator_step(real_pair, L, fake)
+        loss_g, loss_gan, loss_colour = self._generator_step(L, fake, output, ab)
+        values = [
+            loss_d,
+            loss_g,
+            loss_gan,
+            loss_colour,
+            real_logits.float().mean(),
+            fake_logits.float().mean(),
+            *penalties,
+        ]
+        return torch.stack([v.detach().float() for v in values])
+
+    def _discriminator_step(
+        self, real_pair: torch.Tensor, L: torch.Tensor, fake: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+        """0.5 * (GAN(D(L, ab), real) + GAN(D(L, G(L)), fake)), plus any penalty."""
+        D, gan = self.disc.net, self.disc.loss
+        D.requires_grad_(True)
+        self.disc.opt.zero_grad(set_to_none=True)
         with self.autocast():
             fake_pair = torch.cat([L, fake.detach().to(L.dtype)], dim=1)
             real_logits, fake_logits = self.D_pair(real_pair, fake_pair)
-            loss_d = self.gan_loss.discriminator(real_logits.float(), fake_logits.float())
-        loss_d, penalties = self.gan_loss.with_penalty(
-            loss_d, self.D, real_pair, fake_pair.detach()
-        )
+            loss_d = gan.discriminator(real_logits.float(), fake_logits.float())
+        loss_d, penalties = gan.with_penalty(loss_d, D, real_pair, fake_pair.detach())
         loss_d.backward()
-        self.opt_d.step()
+        self.disc.opt.step()
+        return loss_d, real_logits, fake_logits, penalties
 
-        self.D.requires_grad_(False)  # G's step only needs gradients through D, not for it
+    def _generator_step(
+        self, L: torch.Tensor, fake: torch.Tensor, output: torch.Tensor, ab: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """GAN(D(L, G(L)), real) + lambda * colour(G(L), ab)."""
+        self.disc.net.requires_grad_(False)  # G's step only needs gradients through D, not for it
         self.opt_g.zero_grad(set_to_none=True)
         with self.autocast():
-            logits = self.D(torch.cat([L, fake.to(L.dtype)], dim=1))
-            loss_gan = self.gan_loss.generator(logits.float())
+            logits = self.disc.net(torch.cat([L, fake.to(L.dtype)], dim=1))
+            loss_gan = self.disc.loss.generator(logits.float())
             loss_colour = self.colour(output, ab)
             loss_g = loss_gan + self.colour_weight * loss_colour
         loss_g.backward()
         self.opt_g.step()
-        values = [loss_d, loss_g, loss_gan, loss_colour, real_logits.float().mean(),
-                  fake_logits.float().mean(), *penalties]  # fmt: skip
-        return torch.stack([v.detach().float() for v in values])
+        return loss_g, loss_gan, loss_colour

@@ -1,6 +1,20 @@
 """The training loop: epochs of steps, logging, validation, checkpoints, resuming and stopping
 on divergence. The parts come from build.py, one step of either phase from step.py.
 
+    Trainer(cfg, data, run_dir)        the parts, in a fixed order (the random stream):
+        networks, colour loss, precision, optimizers (D's in one optional Discriminator),
+        then the newest checkpoint's state when resuming, the batches and the step
+    fit()
+        while epoch < train.epochs:
+            _run_epoch_steps()         for each batch (a HostBatch or a DeviceBatch):
+                take_step(batch)           step_runner(batch): phase_step (step.py's
+                                           PretrainStep or GANStep), replayed as a CUDA
+                                           graph when captured (graphs.py); then the EMA
+                running means; log every train.log_every, checkpoint every
+                train.checkpoint_every, stop early when train.budget_minutes is spent
+            _end_epoch()               schedules, validation, metrics.jsonl, checkpoint,
+                                       generator.safetensors, run.json
+
 What a run's folder holds is rundir.py's to say. Training resumes exactly from the newest
 checkpoint; raising train.epochs on a finished run and resuming continues it.
 """
@@ -20,7 +34,8 @@ import numpy as np
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from kolorize.config import RunConfig, from_dict
+from kolorize.atomic import remove_stale_temps, write_text_atomic
+from kolorize.config import RunConfig, TrainConfig, from_dict
 from kolorize.data.cache import ImageCache, manifest_digest
 from kolorize.data.loader import Batch, DeviceBatches
 from kolorize.device import cpu_name
@@ -29,15 +44,7 @@ from kolorize.locks import folder_lock
 from kolorize.losses import GANLoss
 from kolorize.models.files import read_generator_metadata, save_generator
 from kolorize.progress import progress
-from kolorize.rundir import (
-    CONFIG,
-    GENERATOR,
-    RUN_STATE,
-    SAMPLES,
-    remove_stale_temps,
-    sample_name,
-    write_text_atomic,
-)
+from kolorize.rundir import CONFIG, GENERATOR, RUN_STATE, SAMPLES, sample_name
 from kolorize.train import distributed as ddp
 from kolorize.train import history
 from kolorize.train.build import (
@@ -67,12 +74,13 @@ from kolorize.train.checkpoint import (
 )
 from kolorize.train.graphs import GraphedStep
 from kolorize.train.logs import RunLog
-from kolorize.train.running_means import Reading, RunningMeans
+from kolorize.train.running_means import LossSummary, RunningMeans
 from kolorize.train.step import (
+    Discriminator,
     DiscriminatorPair,
     GANStep,
-    Placement,
     PretrainStep,
+    StepSettings,
     TrainingStep,
     no_graph_reason,
 )
@@ -106,45 +114,78 @@ class Trainer:
         if checkpoint is not None:
             _check_same_networks(cfg, checkpoint)
         self.cfg = cfg
-        t = cfg.train
-        self.gan_loss = GANLoss(t.gan_loss, gp_weight=t.gp_weight) if t.phase == "gan" else None
-        if self.gan_loss is not None and self.gan_loss.has_gradient_penalty and self.dist.enabled:
-            raise KolorizeError(
-                f"train.gan_loss={t.gan_loss} does not support multi-process training"
-            )
-        set_determinism(t.deterministic)
-        seed_everything(t.seed)
+        gan_loss = _gan_loss(cfg.train, self.dist)
+        set_determinism(cfg.train.deterministic)
+        seed_everything(cfg.train.seed)
 
         self.data = ImageCache(data_dir)
         self.data_identity = {"size": self.data.size, "manifest": manifest_digest(data_dir)}
         if checkpoint is not None:
             self._check_same_data(checkpoint.get("data"), allow_data_change)
         self.image_size = training_size(cfg, self.data)
-        G, D = build_networks(cfg, self.image_size, fresh=checkpoint is None, log=self.log)
-        self.G = to_device(G, self.dist, channels_last=t.channels_last)
-        self.D = to_device(D, self.dist, channels_last=t.channels_last) if D is not None else None
-        # the weights exported and validated: an average of G's recent weights, when asked for
-        self.ema = (
-            AveragedModel(self.G, multi_avg_fn=get_ema_multi_avg_fn(t.ema), use_buffers=True)
-            if t.ema
-            else None
-        )
+        D = self._build_networks(fresh=checkpoint is None)
         self.colours = training_colours(self.data)
         self.colour = colour_loss(cfg, self.colours)
         self.precision = choose_precision(
-            cfg, self.device, self.G, self.D, self.image_size,
-            resumed=checkpoint.get("precision") if checkpoint else None, log=self.log,
-        )  # fmt: skip
-        self.no_graph_reason = no_graph_reason(t, self.dist, self.gan_loss)
-        graphed = self.no_graph_reason is None
+            cfg,
+            self.device,
+            self.G,
+            D,
+            self.image_size,
+            resumed=checkpoint.get("precision") if checkpoint else None,
+            log=self.log,
+        )
+        self.no_graph_reason = no_graph_reason(cfg.train, self.dist, gan_loss)
+        self._build_optimizers(D, gan_loss, capturable=self.no_graph_reason is None)
+        self._start_counters()
+        if checkpoint is not None:
+            self._restore(checkpoint)
 
-        self.opt_g = adam(self.G, t.lr_g, t, self.device, capturable=graphed)
-        self.sched_g = linear_decay(self.opt_g, t)
-        self.opt_d = self.sched_d = None
-        if self.D is not None:
-            self.opt_d = adam(self.D, t.lr_d, t, self.device, capturable=graphed)
-            self.sched_d = linear_decay(self.opt_d, t)
+        self.loader, self.batches = training_batches(cfg, self.data, self.dist)
+        self.phase_step = self._build_step()
+        self.loss_names = self.phase_step.loss_names
+        self.step_runner: GraphedStep | TrainingStep = (
+            GraphedStep(self.phase_step, log=self.log)
+            if self.no_graph_reason is None
+            else self.phase_step
+        )
+        self.logs = RunLog(self.run_dir, enabled=self.dist.is_main)
+        self.threads = (
+            ThreadTuner(log=self.log)
+            if cfg.train.adaptive_threads and self.device.type == "cpu"
+            else None
+        )
 
+    def _build_networks(self, *, fresh: bool) -> torch.nn.Module | None:
+        """G (and its moving average) on the device; returns D on the device, for the gan
+        phase."""
+        train_cfg = self.cfg.train
+        G, D = build_networks(self.cfg, self.image_size, fresh=fresh, log=self.log)
+        self.G = to_device(G, self.dist, channels_last=train_cfg.channels_last)
+        # the weights exported and validated: an average of G's recent weights, when asked for
+        self.ema = (
+            AveragedModel(
+                self.G, multi_avg_fn=get_ema_multi_avg_fn(train_cfg.ema), use_buffers=True
+            )
+            if train_cfg.ema
+            else None
+        )
+        if D is None:
+            return None
+        return to_device(D, self.dist, channels_last=train_cfg.channels_last)
+
+    def _build_optimizers(
+        self, D: torch.nn.Module | None, gan_loss: GANLoss | None, *, capturable: bool
+    ) -> None:
+        train_cfg = self.cfg.train
+        self.opt_g = adam(self.G, train_cfg.lr_g, train_cfg, self.device, capturable=capturable)
+        self.sched_g = linear_decay(self.opt_g, train_cfg)
+        self.disc: Discriminator | None = None
+        if D is not None and gan_loss is not None:  # both exactly in the gan phase
+            opt_d = adam(D, train_cfg.lr_d, train_cfg, self.device, capturable=capturable)
+            self.disc = Discriminator(D, opt_d, linear_decay(opt_d, train_cfg), gan_loss)
+
+    def _start_counters(self) -> None:
         self.epoch = 0  # completed epochs
         self.step = 0  # optimizer steps taken
         self.batch_in_epoch = 0
@@ -155,38 +196,25 @@ class Trainer:
         self.cpu_seconds = 0.0
         self.budget_seconds = 0.0  # CPU time over the threads used (train.budget_minutes)
         self._clock = (time.monotonic(), time.process_time())  # restarted as fit begins
-        self.inherited = history.inherited(t.init_from)
-        if checkpoint is not None:
-            self._restore(checkpoint)
+        self.inherited = history.inherited(self.cfg.train.init_from)
 
-        self.loader, self.batches = training_batches(cfg, self.data, self.dist)
-        self.training_step = self._build_step(graphed)
-        self.loss_names = self.training_step.loss_names
-        self._captured_or_eager = (
-            GraphedStep(self.training_step, log=self.log) if graphed else self.training_step
-        )
-        self.logs = RunLog(self.run_dir, enabled=self.dist.is_main)
-        self.threads = (
-            ThreadTuner(log=self.log) if t.adaptive_threads and self.device.type == "cpu" else None
-        )
-
-    def _build_step(self, graphed: bool) -> TrainingStep:
-        t = self.cfg.train
-        placement = Placement(
-            self.device, self.precision, graphed=graphed, channels_last=t.channels_last,
-            device_images=self.batches.images if isinstance(self.batches, DeviceBatches) else None,
+    def _build_step(self) -> TrainingStep:
+        train_cfg = self.cfg.train
+        settings = StepSettings(
+            self.device,
+            self.precision,
+            graphed=self.no_graph_reason is None,
+            channels_last=train_cfg.channels_last,
             image_size=self.image_size,
-        )  # fmt: skip
-        G = for_training(self.G, self.dist, compile_=t.compile)
-        if self.D is None:
-            return PretrainStep(G, self.opt_g, placement, self.colour)
-        assert self.opt_d is not None and self.gan_loss is not None
-        D_pair = for_training(DiscriminatorPair(self.D), self.dist, compile_=t.compile)
-        weight = t.lambda_ce if self.cfg.generator.output == "classes" else t.lambda_l1
-        return GANStep(
-            G, self.opt_g, self.D, D_pair, self.opt_d, self.gan_loss, weight, placement,
-            self.colour,
-        )  # fmt: skip
+        )
+        compile_ = train_cfg.compile
+        G = for_training(self.G, self.dist, compile_=compile_)
+        if self.disc is None:
+            return PretrainStep(G, self.opt_g, settings, self.colour)
+        D_pair = for_training(DiscriminatorPair(self.disc.net), self.dist, compile_=compile_)
+        classes = self.cfg.generator.output == "classes"
+        weight = train_cfg.lambda_ce if classes else train_cfg.lambda_l1
+        return GANStep(G, self.opt_g, self.disc, D_pair, weight, settings, self.colour)
 
     # -- resuming --------------------------------------------------------------------------
 
@@ -207,8 +235,9 @@ class Trainer:
             )
         for e in unreadable:  # newer than the one resumed: training would overwrite them
             kept = set_aside(e.path) if self.dist.is_main else e.path
-            self.log(f"warning: {e.path.name} cannot be read ({e.reason}); "
-                     f"kept aside as {kept.name}")  # fmt: skip
+            self.log(
+                f"warning: {e.path.name} cannot be read ({e.reason}); kept aside as {kept.name}"
+            )
         path, state = found
         self.log(f"resuming from {path.name} (epoch {state['epoch']}, step {state['step']})")
         return state
@@ -254,12 +283,8 @@ class Trainer:
         }
         if self.ema is not None:
             state["ema"] = self.ema.state_dict()
-        if self.D is not None:
-            state.update(
-                discriminator=self.D.state_dict(),
-                opt_d=self.opt_d.state_dict(),  # type: ignore[union-attr]
-                sched_d=self.sched_d.state_dict(),  # type: ignore[union-attr]
-            )
+        if self.disc is not None:
+            state.update(self.disc.state())
         return state
 
     def _restore(self, state: dict[str, Any]) -> None:
@@ -267,12 +292,8 @@ class Trainer:
         self.G.load_state_dict(state["generator"])
         load_optimizer_state(self.opt_g, state["opt_g"])
         self.sched_g.load_state_dict(state["sched_g"])
-        if self.D is not None:
-            if "discriminator" not in state:
-                raise KolorizeError("the checkpoint has no discriminator: it is not a GAN run")
-            self.D.load_state_dict(state["discriminator"])
-            load_optimizer_state(self.opt_d, state["opt_d"])  # type: ignore[arg-type]
-            self.sched_d.load_state_dict(state["sched_d"])  # type: ignore[union-attr]
+        if self.disc is not None:
+            self.disc.restore(state)
         if self.ema is not None:
             if "ema" in state:
                 self.ema.load_state_dict(state["ema"])
@@ -292,9 +313,8 @@ class Trainer:
 
     def _save_checkpoint(self) -> None:
         # rank 0's BatchNorm statistics on every rank, so all go on from what is saved
-        for net in (self.G, self.D):
-            if net is not None:
-                ddp.broadcast_buffers(net, self.dist)
+        for net in self._networks():
+            ddp.broadcast_buffers(net, self.dist)
         if self.dist.is_main:
             save_checkpoint(
                 self.run_dir, self._checkpoint_state(), keep=self.cfg.train.keep_checkpoints
@@ -303,11 +323,14 @@ class Trainer:
 
     # -- steps -----------------------------------------------------------------------------
 
+    def _networks(self) -> list[torch.nn.Module]:
+        return [self.G] if self.disc is None else [self.G, self.disc.net]
+
     def take_step(self, batch: Batch) -> torch.Tensor:
         """One optimisation step on a batch of `self.batches`, with no host sync: returns the
         losses stacked in the order of `loss_names`, in a buffer that the next step may
         overwrite (a captured graph's output)."""
-        losses = self._captured_or_eager(self.training_step.on_device(batch))
+        losses = self.step_runner(self.phase_step.on_device(batch))
         if self.ema is not None:
             self.ema.update_parameters(self.G)
         return losses
@@ -317,55 +340,36 @@ class Trainer:
         """The generator as exported and validated: the moving average when train.ema is set."""
         return self.ema.module if self.ema is not None else self.G
 
-    def train_step(self, batch: Batch) -> dict[str, torch.Tensor]:
-        """One optimisation step on a loader batch; returns its losses by name, as detached
-        tensors of their own (no host sync)."""
-        values = self.take_step(batch).clone()
-        return dict(zip(self.loss_names, values.unbind(0), strict=True))
-
     @property
     def graph_captured(self) -> bool:
-        step = self._captured_or_eager
-        return isinstance(step, GraphedStep) and step.captured
+        runner = self.step_runner
+        return isinstance(runner, GraphedStep) and runner.captured
 
     # -- the loop --------------------------------------------------------------------------
 
     def fit(self) -> Path:
         """Train until train.epochs; returns the run directory."""
-        t = self.cfg.train
+        train_cfg = self.cfg.train
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if self.dist.is_main:
             write_text_atomic(self.run_dir / CONFIG, self.cfg.to_yaml())
             self.logs.forget_epochs_after(self.epoch)  # logged by a run killed before its save
-        if self.epoch >= t.epochs or self._budget_spent():
-            done = f"{self.epoch} epochs" if self.epoch >= t.epochs else "its budget"
+        if self.epoch >= train_cfg.epochs or self._budget_spent():
+            done = f"{self.epoch} epochs" if self.epoch >= train_cfg.epochs else "its budget"
             self.log(f"{self.run_dir.name}: already trained for {done}; nothing to do")
             self._refresh_run_files()
             return self.run_dir
-        size = f"{self.data.size}px" + (
-            f" -> {self.image_size}px" if self.image_size != self.data.size else ""
-        )
-        self.log(
-            f"training {self.run_dir.name}: {t.phase}, epochs {self.epoch + 1}-{t.epochs}, "
-            f"{self.data.n_train} images at {size}"
-            + (f" (crops of side >= {t.crop_min:g})" if t.crop_min < 1 else "")
-            + f", batch {t.batch_size}"
-            f"{f' x {self.dist.world_size} processes' if self.dist.enabled else ''}, "
-            f"on {self.device} ({self.precision}"
-            + (", CUDA graph" if self.no_graph_reason is None else "")
-            + (", data on the device" if isinstance(self.batches, DeviceBatches) else "")
-            + ")"
-        )
+        self.log(self._describe_start())
         self._clock = (time.monotonic(), time.process_time())
         try:
-            while self.epoch < t.epochs:
+            while self.epoch < train_cfg.epochs:
                 losses = self._run_epoch_steps()
                 if losses is None:  # the budget ran out mid-epoch
                     self._save_checkpoint()
                     self.log(
-                        f"{self.run_dir.name}: budget of {t.budget_minutes:g} minutes spent at "
-                        f"epoch {self.epoch + 1}, step {self.step}; raise train.budget_minutes "
-                        "and --resume to go on"
+                        f"{self.run_dir.name}: budget of {train_cfg.budget_minutes:g} minutes "
+                        f"spent at epoch {self.epoch + 1}, step {self.step}; raise "
+                        "train.budget_minutes and --resume to go on"
                     )
                     break
                 self._end_epoch(losses)
@@ -373,6 +377,23 @@ class Trainer:
             self.logs.close()
         self._refresh_run_files()
         return self.run_dir
+
+    def _describe_start(self) -> str:
+        train_cfg = self.cfg.train
+        size = f"{self.data.size}px" + (
+            f" -> {self.image_size}px" if self.image_size != self.data.size else ""
+        )
+        return (
+            f"training {self.run_dir.name}: {train_cfg.phase}, "
+            f"epochs {self.epoch + 1}-{train_cfg.epochs}, {self.data.n_train} images at {size}"
+            + (f" (crops of side >= {train_cfg.crop_min:g})" if train_cfg.crop_min < 1 else "")
+            + f", batch {train_cfg.batch_size}"
+            f"{f' x {self.dist.world_size} processes' if self.dist.enabled else ''}, "
+            f"on {self.device} ({self.precision}"
+            + (", CUDA graph" if self.no_graph_reason is None else "")
+            + (", data on the device" if isinstance(self.batches, DeviceBatches) else "")
+            + ")"
+        )
 
     def _tick(self) -> None:
         """Add the time since the last tick to this run's training time."""
@@ -388,30 +409,29 @@ class Trainer:
         budget = self.cfg.train.budget_minutes
         return bool(budget) and self.budget_seconds >= budget * 60
 
-    def _run_epoch_steps(self) -> Reading | None:
+    def _run_epoch_steps(self) -> LossSummary | None:
         """The steps of an epoch (the rest of one, when resumed mid-way), logging means every
         train.log_every steps and checkpointing every train.checkpoint_every; returns the
         epoch's losses, or None when train.budget_minutes ran out first."""
-        t = self.cfg.train
-        self.G.train()
-        if self.D is not None:
-            self.D.train()
+        train_cfg = self.cfg.train
+        for net in self._networks():
+            net.train()
         self.loader.sampler.set_epoch(self.epoch, self.batch_in_epoch)
         epoch = RunningMeans(
             self.loss_names, self.device, sums=self.epoch_sums, steps=self.batch_in_epoch
         )
         window = RunningMeans(self.loss_names, self.device)
         bar = progress(
-            total=len(self.loader), initial=self.batch_in_epoch, enabled=self.dist.is_main,
-            desc=f"epoch {self.epoch + 1}/{t.epochs}", unit="batch", leave=False,
-        )  # fmt: skip
+            total=len(self.loader),
+            initial=self.batch_in_epoch,
+            enabled=self.dist.is_main,
+            desc=f"epoch {self.epoch + 1}/{train_cfg.epochs}",
+            unit="batch",
+            leave=False,
+        )
         with bar:
             for batch in self.batches:
-                if self.threads is not None:
-                    self.threads.before_step()
-                losses = self.take_step(batch)
-                if self.threads is not None:
-                    self.threads.after_step()
+                losses = self._timed_step(batch)
                 # a set smaller than one batch per process comes as one short batch
                 images = len(batch) * self.dist.world_size
                 epoch.add(losses, images)
@@ -421,22 +441,34 @@ class Trainer:
                 self.images_seen += images
                 self._tick()
                 bar.update(1)
-                if self.step % t.log_every == 0:
+                if self.step % train_cfg.log_every == 0:
                     self._log_window(window.read(), bar)
                     window.restart()
-                if t.checkpoint_every and self.step % t.checkpoint_every == 0:
-                    self.epoch_sums = epoch.sums()
-                    self._stop_if_diverged(self.epoch_sums)
+                if train_cfg.checkpoint_every and self.step % train_cfg.checkpoint_every == 0:
+                    self._keep_epoch_sums(epoch)
                     self._save_checkpoint()
                 if self._budget_spent() and self.batch_in_epoch < len(self.loader):
-                    self.epoch_sums = epoch.sums()
-                    self._stop_if_diverged(self.epoch_sums)
+                    self._keep_epoch_sums(epoch)
                     return None
         losses = epoch.read()
         self._stop_if_diverged(losses.sums)
         return losses
 
-    def _log_window(self, losses: Reading, bar: Any) -> None:
+    def _timed_step(self, batch: Batch) -> torch.Tensor:
+        """take_step, with the thread count chosen around it (train.adaptive_threads)."""
+        if self.threads is None:
+            return self.take_step(batch)
+        self.threads.before_step()
+        losses = self.take_step(batch)
+        self.threads.after_step()
+        return losses
+
+    def _keep_epoch_sums(self, epoch: RunningMeans) -> None:
+        """The epoch's sums so far, for a checkpoint taken mid-epoch: checked finite first."""
+        self.epoch_sums = epoch.sums()
+        self._stop_if_diverged(self.epoch_sums)
+
+    def _log_window(self, losses: LossSummary, bar: Any) -> None:
         self._stop_if_diverged(losses.sums)
         self.logs.scalars(self.step, {**losses.means, "images_per_s": losses.images_per_s})
         bar.set_postfix(
@@ -450,13 +482,13 @@ class Trainer:
             # before its first optimizer step: the order is right, PyTorch's warning is not
             warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step")
             self.sched_g.step()
-            if self.sched_d is not None:
-                self.sched_d.step()
+            if self.disc is not None:
+                self.disc.schedule.step()
 
-    def _end_epoch(self, losses: Reading) -> None:
+    def _end_epoch(self, losses: LossSummary) -> None:
         """Count the epoch done, step the schedules, validate, log it, checkpoint it and
         refresh the exported generator and run.json."""
-        t = self.cfg.train
+        train_cfg = self.cfg.train
         self._tick()
         self.epoch += 1
         self.batch_in_epoch = 0
@@ -468,7 +500,9 @@ class Trainer:
         record["seconds"] = round(losses.seconds, 2)
         if self.dist.is_main:
             samples = self.run_dir / SAMPLES / sample_name(self.epoch)
-            record.update(validate(self.exported_net, self.data, t, self.training_step, samples))
+            record.update(
+                validate(self.exported_net, self.data, train_cfg, self.phase_step, samples)
+            )
         self.logs.epoch(record)
         self._save_checkpoint()
         if self.dist.is_main:
@@ -477,7 +511,7 @@ class Trainer:
         ddp.barrier(self.dist)
         summary = ", ".join(f"{k} {v:.4f}" for k, v in losses.means.items())
         self.log(
-            f"epoch {self.epoch}/{t.epochs}: {summary}"
+            f"epoch {self.epoch}/{train_cfg.epochs}: {summary}"
             + (f", val_l1 {record['val_l1']:.4f}" if "val_l1" in record else "")
             + f" ({record['images_per_s']:.1f} img/s)"
         )
@@ -514,18 +548,29 @@ class Trainer:
         self._tick()
         where = cpu_name() if self.device.type == "cpu" else torch.cuda.get_device_name(self.device)
         entry = history.stage(
-            self.cfg, run=self.run_dir.name, images=self.images_seen, seconds=self.seconds,
-            cpu_seconds=self.cpu_seconds, image_size=self.image_size, machine=where,
-            precision=self.precision, world_size=self.dist.world_size,
-        )  # fmt: skip
+            self.cfg,
+            run=self.run_dir.name,
+            images=self.images_seen,
+            seconds=self.seconds,
+            cpu_seconds=self.cpu_seconds,
+            image_size=self.image_size,
+            machine=where,
+            precision=self.precision,
+            world_size=self.dist.world_size,
+        )
         save_generator(
-            self.run_dir / GENERATOR, self.exported_net, self.cfg.generator,
-            image_size=self.image_size, epoch=self.epoch, step=self.step,
-            phase=self.cfg.train.phase, crop_min=self.cfg.train.crop_min,
+            self.run_dir / GENERATOR,
+            self.exported_net,
+            self.cfg.generator,
+            image_size=self.image_size,
+            epoch=self.epoch,
+            step=self.step,
+            phase=self.cfg.train.phase,
+            crop_min=self.cfg.train.crop_min,
             mean_ab=[round(v, 3) for v in self.colours.mean_ab],
             **self._class_weights(),
             **{history.TRAINING: history.combined(self.inherited, entry)},
-        )  # fmt: skip
+        )
 
     def _class_weights(self) -> dict[str, Any]:
         """A classes model's rebalancing weights, so its decoding can undo them later."""
@@ -548,6 +593,18 @@ class Trainer:
         except KolorizeError:  # missing or unreadable: either way it must be written
             return None
         return meta.get("step")
+
+
+def _gan_loss(train_cfg: TrainConfig, dist: ddp.DistInfo) -> GANLoss | None:
+    """The gan phase's loss (None when pretraining), checked to work across processes."""
+    if train_cfg.phase != "gan":
+        return None
+    gan_loss = GANLoss(train_cfg.gan_loss, gp_weight=train_cfg.gp_weight)
+    if gan_loss.has_gradient_penalty and dist.enabled:
+        raise KolorizeError(
+            f"train.gan_loss={train_cfg.gan_loss} does not support multi-process training"
+        )
+    return gan_loss
 
 
 def _check_same_networks(cfg: RunConfig, checkpoint: dict[str, Any]) -> None:

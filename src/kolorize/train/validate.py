@@ -25,7 +25,7 @@ def validate(
     if data.n_val == 0:
         return out
     G.eval()
-    size = step.placement.image_size
+    size = step.settings.image_size
     whole = Augmentation(size, resize=size != data.size)  # whole photos at the training size
     try:
         val = make_loader(data, "val", t.batch_size, train=False, threads=0, augmentation=whole)

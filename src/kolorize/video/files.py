@@ -13,9 +13,10 @@ from pathlib import Path
 
 from kolorize.data.images import is_image_path
 from kolorize.errors import KolorizeError
+from kolorize.inference.protocol import PhotoColorizer
 from kolorize.photo_files import (
-    Job,
-    Report,
+    Outcome,
+    PhotoJob,
     has_image_suffix,
     names_a_file,
     plan,
@@ -36,7 +37,7 @@ def is_photo_or_video(path: Path) -> bool:
 
 def plan_media(
     found: Sequence[tuple[Path, Path]], out: Path, fmt: str, *, folder: bool = False
-) -> tuple[list[Job], list[VideoJob]]:
+) -> tuple[list[PhotoJob], list[VideoJob]]:
     """`plan` for the photos among `find_inputs`' results, `plan_videos` for the videos;
     `folder`: `out` is a folder whatever its name."""
     videos = [item for item in found if is_video_path(item[0])]
@@ -71,29 +72,29 @@ def plan_videos(
 
 
 def colorize_videos(
-    colorizer,  # kolorize.inference.colorizer.Colorizer
+    colorizer: PhotoColorizer,
     jobs: Sequence[VideoJob],
     *,
     temporal: float,
     log: Callable[[str], None] = print,
-) -> Report:
+) -> Outcome:
     """Colorize each video in turn; one that fails is reported by name and skipped."""
-    report = Report()
+    outcome = Outcome()
     for job in jobs:
         try:
             result = colorize_video(colorizer, job.source, job.target, temporal=temporal, log=log)
         except VideoError as e:  # about the input: its reason; about the output: all of it
             reason = e.reason if e.path == job.source else str(e)
-            report.failed.append((job.source, reason))
+            outcome.failed.append((job.source, reason))
             log(f"skipped {job.source}: {reason}")
             continue
-        report.done.append(job)
+        outcome.done.append(job)
         log(
             f"{job.target}: {result.frames} frames in {result.seconds:.1f} s "
             f"({result.frames / max(result.seconds, 1e-9):.1f} frames/s, {result.codec}, "
             f"{result.cuts} scene cuts)"
         )
-    return report
+    return outcome
 
 
 __all__ = [

@@ -24,18 +24,17 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
+from kolorize.atomic import atomic_write
 from kolorize.errors import KolorizeError
+from kolorize.extras import require_extra
+from kolorize.inference.protocol import PhotoColorizer
 from kolorize.progress import progress
-from kolorize.rundir import atomic_write
 from kolorize.video.temporal import DEFAULT_STRENGTH, TemporalSmoother
-
-if TYPE_CHECKING:
-    from kolorize.inference.colorizer import Colorizer
 
 VIDEO_EXTENSIONS = frozenset(
     {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".ogv", ".wmv"}
@@ -84,8 +83,6 @@ def is_video_path(path: Path) -> bool:
 
 
 def require_av() -> Any:
-    from kolorize.extras import require_extra
-
     require_extra("video", "colorizing video")
     import av
 
@@ -122,7 +119,7 @@ def probe(path: str | Path) -> VideoInfo:
 
 
 def colorize_video(
-    colorizer: Colorizer,
+    colorizer: PhotoColorizer,
     src: str | Path,
     dst: str | Path,
     *,

@@ -1,9 +1,9 @@
-"""The failures a probe with hostile inputs, kills and concurrent use found, one test each
-(numbered as in the issue): every one ends as one line (or a named, counted per-file failure),
-and nothing already written is lost or half-written.
+"""Hostile inputs, kills and concurrent use: every failure ends as one line (or a named,
+counted per-file failure), and nothing already written is lost or half-written.
 
-Most run the real console entry point in-process (`kolorize.cli.main`), which is what the
-`kolorize` command calls; the ones about processes (locks, Ctrl+C, ports) use subprocesses."""
+Most run the real console entry point in this process (`run_cli(..., capsys=...)`), so that
+a test can make the disk full; the ones about processes (locks, Ctrl+C, ports) use
+subprocesses."""
 
 from __future__ import annotations
 
@@ -25,9 +25,10 @@ from PIL import Image
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from clihelp import run_cli
-from colorhelp import free_port, tiny_generator
-from conftest import copy_photos, interrupt_watch, real_photo_paths, swallow_a_ctrl_c
+from helpers.cli import run_cli
+from helpers.colour import free_port, tiny_generator
+from helpers.interrupts import interrupt_watch, swallow_a_ctrl_c
+from helpers.photos import copy_photos, real_photo_paths
 from kolorize.data.images import upright_rgb
 from kolorize.data.prepare import PrepareRequest, prepare
 from kolorize.data.sources import folder_candidates
@@ -41,16 +42,6 @@ TINY_RUN = {
     "discriminator.width": 4, "train.batch_size": 4, "train.epochs": 1,
     "train.samples": 0, "train.val_images": 0, "train.phase": "pretrain",
 }  # fmt: skip
-
-
-def cli(capsys: pytest.CaptureFixture, *args: str | Path) -> tuple[int, str]:
-    """`kolorize ARGS` in this process: (exit code, stderr)."""
-    from kolorize.cli import main
-
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as stop:
-        main([str(a) for a in args])
-    return stop.value.code, capsys.readouterr().err
 
 
 def one_line(err: str) -> bool:
@@ -93,10 +84,10 @@ def data32(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _dataset(tmp_path_factory.mktemp("d"), 32)
 
 
-# 1 ------------------------------------------------------------------------------------------
+# photos with broken metadata ----------------------------------------------------------------------
 
 
-def test_1_a_malformed_exif_block_is_read_as_no_rotation(model: Path) -> None:
+def test_a_malformed_exif_block_is_read_as_no_rotation(model: Path) -> None:
     image = Image.open(io.BytesIO(bad_exif_png()))
     with pytest.raises(SyntaxError):
         Image.open(io.BytesIO(bad_exif_png())).getexif()  # what crashed upright_rgb before
@@ -105,10 +96,10 @@ def test_1_a_malformed_exif_block_is_read_as_no_rotation(model: Path) -> None:
     assert grayscale(image).size == (48, 40)
 
 
-# 2 ------------------------------------------------------------------------------------------
+# two prepares on one folder -----------------------------------------------------------------------
 
 
-def test_2_a_second_prepare_on_the_same_out_is_refused_naming_the_first(tmp_path: Path) -> None:
+def test_a_second_prepare_on_the_same_out_is_refused_naming_the_first(tmp_path: Path) -> None:
     src = tmp_path / "src"
     copy_photos(src, 12)
     out = tmp_path / "data"
@@ -124,7 +115,7 @@ def test_2_a_second_prepare_on_the_same_out_is_refused_naming_the_first(tmp_path
     assert (out / "info.json").is_file() and leftovers(out) == []
 
 
-def test_2_two_prepares_racing_leave_one_consistent_dataset(tmp_path: Path) -> None:
+def test_two_prepares_racing_leave_one_consistent_dataset(tmp_path: Path) -> None:
     src = tmp_path / "src"
     copy_photos(src, 16)
     out = tmp_path / "data"
@@ -154,27 +145,28 @@ def test_2_two_prepares_racing_leave_one_consistent_dataset(tmp_path: Path) -> N
     assert leftovers(out) == []
 
 
-# 4 and 1 through the command line -----------------------------------------------------------
+# a photo that cannot be saved, through the command line -------------------------------------------
 
 
-def test_4_a_photo_that_cannot_be_saved_costs_only_itself(tmp_path: Path, model: Path, capsys):
+def test_a_photo_that_cannot_be_saved_costs_only_itself(tmp_path: Path, model: Path, capsys):
     src = tmp_path / "in"
     src.mkdir()
     shutil.copy(real_photo_paths(1)[0], src / "good.jpg")
     (src / "scan.png").write_bytes(bad_exif_png())  # 1: the malformed EXIF block
     Image.new("L", (16_400, 2), 128).save(src / "panorama.png")  # too wide for WebP
     out = tmp_path / "out"
-    code, err = cli(capsys, "colorize", src, "-m", model, "-o", out, "--format", "webp")
+    ran = run_cli("colorize", src, "-m", model, "-o", out, "--format", "webp", capsys=capsys)
+    code, err = ran.code, ran.err
     assert code == 1, err
     assert f"failed {src / 'panorama.png'}: cannot write" in err and "16383" in err
     assert "colorized 2 of 3 photos" in err and "Traceback" not in err
     assert sorted(p.name for p in out.iterdir()) == ["good.webp", "scan.webp"]
 
 
-# 5 ------------------------------------------------------------------------------------------
+# resuming on other data ---------------------------------------------------------------------------
 
 
-def test_5_resume_refuses_other_data_unless_asked(tmp_path: Path, data32: Path) -> None:
+def test_resume_refuses_other_data_unless_asked(tmp_path: Path, data32: Path) -> None:
     from kolorize.config import load_config
 
     run = tmp_path / "run"
@@ -194,33 +186,38 @@ def test_5_resume_refuses_other_data_unless_asked(tmp_path: Path, data32: Path) 
     assert any("different dataset" in n for n in notes)
 
 
-# 6 ------------------------------------------------------------------------------------------
+# failures through files: one line each ------------------------------------------------------------
 
 
-def test_6_paths_through_files_are_one_line(tmp_path: Path, data32: Path, model: Path, capsys):
+def test_paths_through_files_are_one_line(tmp_path: Path, data32: Path, model: Path, capsys):
     afile = tmp_path / "afile"
     afile.write_text("not a folder")
     config = tmp_path / "c.yaml"
     config.write_text("{}\n")
-    code, err = cli(capsys, "train", config, "--data", data32, "--run-dir", afile)
+    ran = run_cli("train", config, "--data", data32, "--run-dir", afile, capsys=capsys)
+    code, err = ran.code, ran.err
     assert code == 2 and one_line(err) and "is a file" in err, err
-    code, err = cli(capsys, "data", "prepare", tmp_path, "-o", afile, "--workers", "1")
+    ran = run_cli("data", "prepare", tmp_path, "-o", afile, "--workers", "1", capsys=capsys)
+    code, err = ran.code, ran.err
     assert code == 2 and one_line(err) and "is a file" in err, err
-    code, err = cli(capsys, "export", model, "-o", afile / "x.onnx")
+    ran = run_cli("export", model, "-o", afile / "x.onnx", capsys=capsys)
+    code, err = ran.code, ran.err
     assert code == 1 and one_line(err) and str(afile) in err, err
     assert afile.read_text() == "not a folder"
 
 
-def test_6_a_damaged_dataset_is_one_line(tmp_path: Path, data32: Path, capsys) -> None:
+def test_a_damaged_dataset_is_one_line(tmp_path: Path, data32: Path, capsys) -> None:
     broken = tmp_path / "broken"
     shutil.copytree(data32, broken)
     (broken / "info.json").write_text('{"format": "kolorize-cache/1", "size": ')
-    code, err = cli(capsys, "data", "info", broken)
+    ran = run_cli("data", "info", broken, capsys=capsys)
+    code, err = ran.code, ran.err
     assert code == 2 and one_line(err) and "damaged" in err, err
     (broken / "info.json").write_text('{"format": "kolorize-cache/1", "train": 8}')
     config = tmp_path / "c.yaml"
     config.write_text("{}\n")
-    code, err = cli(capsys, "train", config, "--data", broken, "--run-dir", tmp_path / "r")
+    ran = run_cli("train", config, "--data", broken, "--run-dir", tmp_path / "r", capsys=capsys)
+    code, err = ran.code, ran.err
     assert code == 2 and one_line(err) and "damaged" in err, err
 
 
@@ -242,16 +239,17 @@ def _variant(model: Path, out: Path, change: str) -> Path:
 
 
 @pytest.mark.parametrize("change", ["missing key", "wrong shape", "bad metadata", "bad image size"])
-def test_6_a_damaged_model_file_is_one_line(tmp_path: Path, model: Path, capsys, change) -> None:
+def test_a_damaged_model_file_is_one_line(tmp_path: Path, model: Path, capsys, change) -> None:
     bad = _variant(model, tmp_path / "g.safetensors", change)
     photo = tmp_path / "p.png"
     photo.write_bytes(bad_exif_png())
-    code, err = cli(capsys, "colorize", photo, "-m", bad, "-o", tmp_path / "out")
+    ran = run_cli("colorize", photo, "-m", bad, "-o", tmp_path / "out", capsys=capsys)
+    code, err = ran.code, ran.err
     assert code == 2 and one_line(err) and str(bad) in err, err
     assert not (tmp_path / "out").exists()
 
 
-def test_6_a_full_disk_while_preparing_is_one_line_and_leaves_nothing(
+def test_a_full_disk_while_preparing_is_one_line_and_leaves_nothing(
     tmp_path: Path, monkeypatch, capsys
 ) -> None:
     from kolorize.data import cache
@@ -267,13 +265,28 @@ def test_6_a_full_disk_while_preparing_is_one_line_and_leaves_nothing(
 
     monkeypatch.setattr(cache.CacheWriter, "add", add_until_full)
     out = tmp_path / "data"
-    code, err = cli(capsys, "data", "prepare", src, "-o", out, "--size", "32", "--n", "6",
-                    "--val", "2", "--workers", "1")  # fmt: skip
+    ran = run_cli(
+        "data",
+        "prepare",
+        src,
+        "-o",
+        out,
+        "--size",
+        "32",
+        "--n",
+        "6",
+        "--val",
+        "2",
+        "--workers",
+        "1",
+        capsys=capsys,
+    )
+    code, err = ran.code, ran.err
     assert code == 1 and one_line(err) and "No space left on device" in err, err
     assert not out.exists() and leftovers(out) == []
 
 
-def test_6_a_full_disk_while_training_is_one_line_and_leaves_nothing(
+def test_a_full_disk_while_training_is_one_line_and_leaves_nothing(
     tmp_path: Path, data32: Path, monkeypatch, capsys
 ) -> None:
     from kolorize.train import checkpoint
@@ -287,12 +300,13 @@ def test_6_a_full_disk_while_training_is_one_line_and_leaves_nothing(
     config.write_text("{}\n")
     run = tmp_path / "run"
     sets = [a for k, v in TINY_RUN.items() for a in ("--set", f"{k}={v}")]
-    code, err = cli(capsys, "train", config, "--data", data32, "--run-dir", run, *sets)
+    ran = run_cli("train", config, "--data", data32, "--run-dir", run, *sets, capsys=capsys)
+    code, err = ran.code, ran.err
     assert code == 1 and one_line(err) and "is the disk full?" in err, err
     assert leftovers(run) == [] and not list((run / "checkpoints").iterdir())
 
 
-def test_6_odd_images_through_the_api(model: Path) -> None:
+def test_odd_images_through_the_api(model: Path) -> None:
     colorizer = Colorizer.load(model, device="cpu")
     hsv = Image.new("RGB", (40, 30), (200, 40, 40)).convert("HSV")
     assert colorizer.colorize(hsv).size == (40, 30)
@@ -304,7 +318,7 @@ def test_6_odd_images_through_the_api(model: Path) -> None:
         colorizer.colorize(Image.new("RGB", (0, 0)))
 
 
-# 7 ------------------------------------------------------------------------------------------
+# Ctrl+C -------------------------------------------------------------------------------------------
 
 
 def _ctrl_c_as_in_a_terminal() -> None:
@@ -315,7 +329,7 @@ def _ctrl_c_as_in_a_terminal() -> None:
 
 
 @pytest.mark.slow
-def test_7_ctrl_c_says_interrupted_and_reports_what_was_done(tmp_path: Path, model: Path):
+def test_ctrl_c_says_interrupted_and_reports_what_was_done(tmp_path: Path, model: Path):
     src = tmp_path / "in"
     copy_photos(src, 60)
     out = tmp_path / "out"
@@ -338,10 +352,10 @@ def test_7_ctrl_c_says_interrupted_and_reports_what_was_done(tmp_path: Path, mod
     assert all(Image.open(p).size for p in written) and leftovers(out) == []
 
 
-# 8 (the parts only a real `kolorize serve` process shows) -----------------------------------
+# what only a real `kolorize serve` process shows --------------------------------------------------
 
 
-def test_8_serve_on_a_port_in_use_fails_before_announcing(model: Path) -> None:
+def test_serve_on_a_port_in_use_fails_before_announcing(model: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
@@ -351,7 +365,7 @@ def test_8_serve_on_a_port_in_use_fails_before_announcing(model: Path) -> None:
     assert "serving" not in result.err and result.err.count("\n") == 1
 
 
-def test_8_serve_on_every_interface_warns_and_stops_on_ctrl_c(model: Path) -> None:
+def test_serve_on_every_interface_warns_and_stops_on_ctrl_c(model: Path) -> None:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "kolorize", "serve", "-m", str(model), "--host", "0.0.0.0",
@@ -380,6 +394,7 @@ def test_serve_stops_for_a_ctrl_c_that_a_library_swallowed(
 ) -> None:
     import uvicorn
 
+    from kolorize.inference.colorizer import Colorizer
     from kolorize.serve.app import serve
 
     started: list[bool] = []
@@ -388,7 +403,7 @@ def test_serve_stops_for_a_ctrl_c_that_a_library_swallowed(
     with interrupt_watch():
         swallow_a_ctrl_c()
         with pytest.raises(KeyboardInterrupt):
-            serve(model, port=free_port(), log=logged.append)
+            serve(lambda: Colorizer.load(model), port=free_port(), log=logged.append)
     assert started == [] and logged == []
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
@@ -432,7 +447,8 @@ def test_a_folder_run_stops_for_a_ctrl_c_that_a_library_swallowed(
 
     monkeypatch.setattr(Colorizer, "load", classmethod(load_and_swallow))
     copy_photos(tmp_path / "in", 3)
-    code, err = cli(capsys, "colorize", tmp_path / "in", "-m", model, "-o", tmp_path / "out")
+    ran = run_cli("colorize", tmp_path / "in", "-m", model, "-o", tmp_path / "out", capsys=capsys)
+    code, err = ran.code, ran.err
     assert code == 130 and err.strip().splitlines()[-1] == "interrupted", err
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
