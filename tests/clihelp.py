@@ -16,6 +16,21 @@ class Result:
     err: str
 
 
+def run_main(capsys, *args: str | Path) -> Result:
+    """`kolorize ARGS` through the console entry point in this process (no interpreter start,
+    no torch import per call); `capsys` is pytest's fixture."""
+    from kolorize.cli import main
+
+    capsys.readouterr()
+    try:
+        main([str(a) for a in args])
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    captured = capsys.readouterr()
+    return Result(code, captured.out, captured.err)
+
+
 def run_cli(*args: str, timeout: float = 600, cwd: Path | None = None) -> Result:
     """`kolorize ARGS` in a subprocess, exactly as a user runs it."""
     proc = subprocess.run(

@@ -278,17 +278,20 @@ def pixels_of(loaded: LoadedImage) -> np.ndarray:
     return loaded.deep if loaded.deep is not None else np.asarray(loaded.image)
 
 
-def _colorize_each(colorizer, pixels: list[np.ndarray]) -> list[np.ndarray | Exception]:
+def _colorize_each(
+    colorizer, pixels: list[np.ndarray], hints: Sequence = ()
+) -> list[np.ndarray | Exception]:
     """The batch in one model call; if that fails, photo by photo, so one bad photo costs only
-    itself."""
+    itself. `hints` go with every photo of the batch (there is one when there are hints)."""
+    per_photo = [hints] * len(pixels)
     try:
-        return colorizer.colorize_pixels(pixels)
+        return colorizer.colorize_pixels(pixels, hints=per_photo)
     except Exception:
         pass
     out: list[np.ndarray | Exception] = []
     for one in pixels:
         try:
-            out += colorizer.colorize_pixels([one])
+            out += colorizer.colorize_pixels([one], hints=[hints])
         except Exception as e:
             out.append(e)
     return out
@@ -300,12 +303,17 @@ def colorize_photos(
     *,
     compare: bool = False,
     quality: int = 95,
+    hints: Sequence = (),  # kolorize.inference.user_hints.Hint, for a single job
     log: Callable[[str], None] = print,
 ) -> Report:
     """Colorize every job's photo, a model batch at a time, decoding the next batch in a
-    background thread. `compare` writes gray (or the colour original) | colorized."""
+    background thread. `compare` writes gray (or the colour original) | colorized. `hints`
+    (the user's known colours) apply to one photo, so they come with a single job; a hint that
+    does not fit its photo raises HintError before anything is written."""
     from kolorize.inference.colorizer import grayscale, side_by_side
 
+    if hints and len(jobs) != 1:
+        raise ValueError(f"hints are for one photo, not {len(jobs)}")
     report = Report()
     size = colorizer.batch_size
     batches = [jobs[i : i + size] for i in range(0, len(jobs), size)]
@@ -326,7 +334,9 @@ def colorize_photos(
                 for job, err in zip(batch, loaded, strict=True):
                     if not _ok(err):
                         fail(job, "", err)  # type: ignore[arg-type]
-                colour = _colorize_each(colorizer, [pixels_of(img) for _, img in good])
+                for _, img in good:  # the user's mistake, not the photo's: raised, not counted
+                    colorizer.check_hints(hints, img.image.size)
+                colour = _colorize_each(colorizer, [pixels_of(img) for _, img in good], hints)
                 for (job, img), result in zip(good, colour, strict=True):
                     try:
                         if isinstance(result, Exception):
