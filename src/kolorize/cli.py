@@ -599,7 +599,7 @@ def colorize_command(
         Path | None,
         typer.Option(
             "--hints",
-            help="Hints from a JSON file: a list of {x, y, color} objects with an optional "
+            help="Hints from a JSON file: a list of objects with x, y, color and an optional "
             "radius (what the web page's hints download holds); adds to --hint.",
             metavar="FILE",
         ),
