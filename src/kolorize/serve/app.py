@@ -251,7 +251,7 @@ def create_app(
         hints: str | None = Form(None),
     ) -> Response:
         _check_type(photo)
-        wanted = _hints_of(hints, colorizer.takes_hints)
+        wanted = _hints_of(hints, colorizer.takes_hints) if hints else []
         data = await photo.read(max_bytes + 1)
         if len(data) > max_bytes:
             raise UploadTooBig(max_bytes)
