@@ -279,10 +279,12 @@ def test_a_colorizer_says_what_it_is_and_the_package_shows_its_public_names() ->
 
     colorizer = Colorizer(Recorder(), image_size=32, batch_size=3, description="g (test)")
     assert repr(colorizer) == "Colorizer(g (test), colour predicted at 32 px, batches of 3)"
-    assert dir(kolorize) == ["Colorizer", "__version__"] == sorted(kolorize.__all__)
+    public = ["Colorizer", "Hint", "__version__"]
+    assert dir(kolorize) == public == sorted(kolorize.__all__)
     namespace: dict = {}
     exec("from kolorize import *", namespace)
-    assert sorted(k for k in namespace if k != "__builtins__") == ["Colorizer", "__version__"]
+    assert sorted(k for k in namespace if k != "__builtins__") == public
+    assert namespace["Hint"](1, 2, "red").rgb() == (255, 0, 0)
 
 
 def test_colorizing_a_photo_imports_neither_torchvision_nor_dynamo(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ Every test talks HTTP to a real uvicorn server on 127.0.0.1 (httpx as the client
 from __future__ import annotations
 
 import io
+import json
 import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +17,7 @@ from PIL import Image
 
 from helpers.badfiles import make_all
 from helpers.cli import run_cli
-from helpers.colour import live_server
+from helpers.colour import hint_generator, live_server
 from helpers.photos import real_photo_paths
 from kolorize.inference.colorizer import Colorizer
 from kolorize.serve import create_app
@@ -155,3 +156,86 @@ def _one_frame_png() -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (40, 32), (90, 90, 90)).save(buf, "PNG")
     return buf.getvalue()
+
+
+# -- colour hints -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def hint_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    model = hint_generator(tmp_path_factory.mktemp("hints") / "generator.safetensors")
+    app = create_app(Colorizer.load(model, device="cpu"), max_bytes=MAX_BYTES)
+    with live_server(app) as url, httpx.Client(base_url=url, timeout=120) as http:
+        yield http
+
+
+def _gray(size: tuple[int, int] = (400, 300)) -> bytes:
+    return _png(Image.new("L", size, 128))
+
+
+def _colorize(http: httpx.Client, hints: object = None, photo: bytes | None = None):
+    data = (
+        {} if hints is None else {"hints": hints if isinstance(hints, str) else json.dumps(hints)}
+    )
+    files = {"photo": ("old.png", photo or _gray(), "image/png")}
+    return http.post("/api/colorize", files=files, data=data)
+
+
+def _rgb(response: httpx.Response) -> np.ndarray:
+    assert response.status_code == 200, response.text
+    return np.asarray(Image.open(io.BytesIO(response.content)).convert("RGB"), float)
+
+
+def test_info_says_whether_the_model_takes_hints(client, hint_client) -> None:
+    assert client.get("/api/info").json()["hints"] is False
+    info = hint_client.get("/api/info").json()
+    assert info["hints"] is True and info["hint_radius_share"] == 0.02
+
+
+def test_a_hint_colours_its_place_and_the_rest_stays(hint_client) -> None:
+    plain = _rgb(_colorize(hint_client))
+    hinted = _rgb(_colorize(hint_client, [{"x": 100, "y": 200, "color": "#2040ff"}]))
+    near, far = (slice(198, 205), slice(102, 109)), (slice(0, 20), slice(380, 400))
+    assert hinted[near][..., 2].mean() > plain[near][..., 2].mean() + 80
+    assert np.abs(hinted[far] - plain[far]).max() <= 1
+    # the same hint on a copy at a quarter of the size, at a quarter of the coordinates: the
+    # page's preview, which must look as the full-resolution result does
+    small = _rgb(_colorize(hint_client, [{"x": 25, "y": 50, "color": "#2040ff"}], _gray((100, 75))))
+    big = np.asarray(Image.fromarray(hinted.astype(np.uint8)).resize((100, 75), Image.BOX), float)
+    assert np.abs(small - big).mean() < 3
+
+
+@pytest.mark.parametrize(
+    ("hints", "message"),
+    [
+        ("{", "The hints must be a JSON list of {x, y, color} objects."),
+        ('{"x": 1}', "The hints must be a JSON list of {x, y, color} objects."),
+        ('[{"x": 1, "y": 2, "color": "<script>"}]', "Hint 1 is not valid: it needs numbers x"),
+        ('[{"x": 1, "y": 2, "color": "red"}, {"x": "1", "y": 2, "color": "red"}]', "Hint 2 is"),
+        ('[{"x": 1, "y": 2, "color": "red", "radius": -1}]', "Hint 1 is not valid"),
+        ('[{"x": 1, "y": 300, "color": "red"}]', "Hint 1 lies outside the photo (400x300 pixels)."),
+        (json.dumps([{"x": 1, "y": 1, "color": "red"}] * 201), "At most 200 hints"),
+        ("[" * 100_000, "The hints must be a JSON list"),
+    ],
+)
+def test_bad_hints_are_one_sentence_that_repeats_nothing_sent(hint_client, hints, message) -> None:
+    response = _colorize(hint_client, hints)
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    assert detail.startswith(message) and "script" not in detail and detail.count(".") <= 2
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "content-security-policy" in response.headers
+
+
+def test_hints_to_a_model_without_hint_inputs_are_refused(client) -> None:
+    response = _colorize(client, [{"x": 1, "y": 1, "color": "red"}])
+    assert response.status_code == 422
+    assert response.json() == {"detail": "This model takes no colour hints."}
+    assert _colorize(client, []).status_code == 200  # no hints: as without the field
+
+
+def test_hints_sent_as_a_file_get_a_sentence_about_the_field(hint_client) -> None:
+    files = {"photo": ("old.png", _gray(), "image/png"), "hints": ("h.json", b"[]", "text/json")}
+    response = hint_client.post("/api/colorize", files=files)
+    assert response.status_code == 422
+    assert response.json()["detail"].startswith("The form field 'hints' must be text")

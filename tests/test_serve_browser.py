@@ -1,18 +1,21 @@
 """The web page in a real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright):
 pick photos, drop a photo, get each back in colour at its own size with its own download, see
-an upload refused by name, drag the divider, send a TIFF, follow a clip."""
+an upload refused by name, drag the divider, send a TIFF, follow a clip; place, colour, drag
+and delete colour hints, and download them and the photo made with them."""
 
 from __future__ import annotations
 
 import base64
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from helpers.colour import live_server, tiny_generator
+from helpers.colour import hint_generator, live_server, tiny_generator
 from helpers.photos import real_photo_paths
 from kolorize.inference.colorizer import Colorizer
 from kolorize.serve import create_app
@@ -45,14 +48,21 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def page(server: str) -> Iterator:
+def browser() -> Iterator:
+    """One Chromium for the module: Playwright's sync API runs one instance at a time."""
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        tab = browser.new_page(viewport={"width": 1100, "height": 900})
-        tab.goto(server)
-        yield tab
-        browser.close()
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def page(server: str, browser) -> Iterator:
+    tab = browser.new_page(viewport={"width": 1100, "height": 900})
+    tab.goto(server)
+    yield tab
+    tab.close()
 
 
 def _cards(page, count: int) -> list[dict]:
@@ -232,3 +242,201 @@ def test_an_older_clip_does_not_change_a_newer_choice(page, tmp_path: Path) -> N
     finally:
         page.unroute(f"**/api/video/{CLIP_ID}")
         page.unroute("**/api/video")
+
+
+# -- colour hints ---------------------------------------------------------------------------
+# With colorhelp.hint_generator, whose colour is a known brown except on a hint's own patch:
+# where a pin's colour shows, and where it does not, says whether the page sent the hint to
+# the right place, and whether it sent it at all.
+
+
+@pytest.fixture(scope="module")
+def hint_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return hint_generator(tmp_path_factory.mktemp("hints") / "generator.safetensors")
+
+
+@pytest.fixture(scope="module")
+def hint_page(hint_model: Path, browser) -> Iterator:
+    app = create_app(Colorizer.load(hint_model, device="cpu"), max_bytes=2 * 2**20)
+    with live_server(app) as url:
+        tab = browser.new_page(viewport={"width": 1100, "height": 900}, accept_downloads=True)
+        tab.goto(url)
+        yield tab
+        tab.close()
+
+
+@pytest.fixture
+def gray_photo(tmp_path: Path) -> Path:
+    """A black-and-white photo, 4:3, larger than the page's preview copy (1024 px), so that
+    the previews' hints are scaled: 1280 x 960."""
+    path = tmp_path / "old.jpg"
+    photo = Image.open(real_photo_paths(1)[0]).convert("L")
+    photo.resize(PHOTO_SIZE, Image.Resampling.BICUBIC).save(path, quality=95)
+    return path
+
+
+PHOTO_SIZE = (1280, 960)
+GRID = (64, 48)  # what the shown colour is sampled at: cells of 20 x 20 photo pixels
+
+
+def _shown(page) -> np.ndarray:
+    """The colour the card shows now, (48, 64, 3), whatever the size of the image shown."""
+    data = page.evaluate(
+        """([w, h]) => {
+            const canvas = document.createElement('canvas');
+            canvas.width = w;
+            canvas.height = h;
+            const context = canvas.getContext('2d');
+            context.imageSmoothingQuality = 'high';
+            context.drawImage(document.querySelector('#results .card .after'), 0, 0, w, h);
+            return Array.from(context.getImageData(0, 0, w, h).data);
+        }""",
+        list(GRID),
+    )
+    return np.asarray(data, float).reshape(GRID[1], GRID[0], 4)[..., :3]
+
+
+def _cell(rgb: np.ndarray, fx: float, fy: float) -> np.ndarray:
+    """The mean colour of the 3x3 cells around (fx, fy), given as shares of the photo's sides."""
+    x, y = round(fx * GRID[0]), round(fy * GRID[1])
+    return rgb[y - 1 : y + 2, x - 1 : x + 2].reshape(-1, 3).mean(0)
+
+
+def _most(change: np.ndarray, fx: float, fy: float, channel: int) -> float:
+    """The largest change of one channel within 2 cells of (fx, fy): a hint's patch is a model
+    pixel (40 x 30 photo pixels here), not centred on the pin to the pixel."""
+    x, y = round(fx * GRID[0]), round(fy * GRID[1])
+    return float(change[y - 2 : y + 3, x - 2 : x + 3, channel].max())
+
+
+def _preview(page) -> None:
+    """Wait for the preview asked for by the latest change (it fails on a failed preview)."""
+    page.wait_for_selector(
+        "#results .card:is([data-preview='ready'], [data-preview='failed'])",
+        state="attached",
+        timeout=SLOW_MS,
+    )
+    card = page.locator("#results .card")
+    assert card.get_attribute("data-preview") == "ready", card.locator(".hint-status").inner_text()
+
+
+def _figure_box(page) -> dict:
+    """Where the photo is in the viewport, having brought all of it in (the mouse acts there,
+    and filling a field below the photo may have scrolled it away)."""
+    figure = page.locator("#results .card .compare")
+    figure.scroll_into_view_if_needed()
+    return figure.bounding_box()
+
+
+def _click_photo(page, fx: float, fy: float, **options) -> tuple[float, float]:
+    box = _figure_box(page)
+    x, y = box["x"] + fx * box["width"], box["y"] + fy * box["height"]
+    page.mouse.click(x, y, **options)
+    return x, y
+
+
+def _open(page, photo: Path) -> np.ndarray:
+    page.set_input_files("#file", str(photo))
+    (card,) = _cards(page, 1)
+    assert card["state"] == "done"
+    assert page.is_visible("#results .card .hints")
+    return _shown(page)
+
+
+def test_a_pin_colours_the_photo_around_it_and_deleting_it_restores_the_result(
+    hint_page, gray_photo
+) -> None:
+    page = hint_page
+    auto = _open(page, gray_photo)
+    page.click("#results .card .hint-mode")
+    assert page.get_attribute("#results .card .hint-mode", "aria-pressed") == "true"
+    x, y = _click_photo(page, 0.25, 0.5)
+    page.wait_for_selector("#results .card .hint-row")
+    pin = page.locator("#results .card .pin").bounding_box()
+    assert abs(pin["x"] + pin["width"] / 2 - x) < 3 and abs(pin["y"] + pin["height"] / 2 - y) < 3
+    _preview(page)
+    page.fill("#results .card .hint-colour", "#2040ff")  # the browser's colour picker's field
+    _preview(page)
+    hinted = _shown(page)
+    assert _most(hinted - auto, 0.25, 0.5, 2) > 60  # bluer
+    for fx, fy in ((0.75, 0.5), (0.25, 0.15), (0.25, 0.85), (0.9, 0.9)):  # far from the pin
+        assert np.abs(_cell(hinted, fx, fy) - _cell(auto, fx, fy)).max() < 4, (fx, fy)
+    label = page.get_attribute("#results .card .pin", "aria-label")
+    assert label == "Hint 1, #2040ff, at 320, 480"
+
+    page.click("#results .card .pin", button="right")  # right-click deletes
+    _preview(page)
+    assert page.locator("#results .card .pin").count() == 0
+    assert np.array_equal(_shown(page), auto)  # the automatic result itself, as it was
+
+
+def test_pins_by_keyboard_move_and_go_with_the_delete_key(hint_page, gray_photo) -> None:
+    page = hint_page
+    auto = _open(page, gray_photo)
+    page.click("#results .card .hint-centre")  # a hint for those without a pointer
+    page.wait_for_selector("#results .card .pin:focus")
+    page.fill("#results .card .hint-colour", "#ff2020")
+    page.focus("#results .card .pin")
+    for _ in range(20):  # 1 % of the photo each: 20 x 13 px to the right
+        page.keyboard.press("ArrowRight")
+    _preview(page)
+    assert page.inner_text("#results .card .hint-where") == "at 900, 480"
+    moved = _shown(page)
+    assert _most(moved - auto, 0.7, 0.5, 0) > 30  # redder
+    assert np.abs(_cell(moved, 0.5, 0.5) - _cell(auto, 0.5, 0.5)).max() < 4  # it left the middle
+    page.keyboard.press("Delete")
+    _preview(page)
+    assert page.locator("#results .card .pin").count() == 0
+    assert np.array_equal(_shown(page), auto)
+
+
+def test_drag_a_pin_then_download_the_hints_and_the_photo_at_full_size(
+    hint_page, gray_photo, hint_model, tmp_path
+) -> None:
+    from kolorize.inference.user_hints import load_hints
+
+    page = hint_page
+    auto = _open(page, gray_photo)
+    page.click("#results .card .hint-mode")
+    _click_photo(page, 0.3, 0.3)
+    page.wait_for_selector("#results .card .hint-row")
+    page.fill("#results .card .hint-colour", "#20c020")
+    page.fill("#results .card .hint-colour", "#ff2020")  # the newest colour is what shows
+    box = _figure_box(page)
+    pin = page.locator("#results .card .pin").bounding_box()
+    page.mouse.move(pin["x"] + pin["width"] / 2, pin["y"] + pin["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 0.7 * box["width"], box["y"] + 0.6 * box["height"], steps=8)
+    page.mouse.up()
+    _preview(page)
+    dragged = _shown(page)
+    assert _most(dragged - auto, 0.7, 0.6, 0) > 30  # redder
+    assert np.abs(_cell(dragged, 0.3, 0.3) - _cell(auto, 0.3, 0.3)).max() < 4
+
+    with page.expect_download() as hints_file:
+        page.click("#results .card .hints-json")
+    saved = tmp_path / hints_file.value.suggested_filename
+    hints_file.value.save_as(saved)
+    assert saved.name == "old-hints.json"
+    (hint,) = json.loads(saved.read_text())
+    assert hint["color"] == "#ff2020"
+    assert abs(hint["x"] - 0.7 * 1280) <= 4 and abs(hint["y"] - 0.6 * 960) <= 4
+
+    with page.expect_download(timeout=SLOW_MS) as photo_file:
+        page.click("#results .card .download")
+    photo_file.value.save_as(tmp_path / "full.jpg")
+    full = Image.open(tmp_path / "full.jpg")
+    assert full.size == PHOTO_SIZE
+    # the file the page offers is what the same hints give through the Python API (--hints)
+    expected = Colorizer.load(hint_model, device="cpu").colorize(
+        gray_photo, hints=load_hints(saved)
+    )
+    difference = np.abs(np.asarray(full, float) - np.asarray(expected, float))
+    assert difference.mean() < 1.5 and np.percentile(difference, 99) < 12
+
+
+def test_a_model_without_hint_inputs_shows_no_hints(page) -> None:
+    page.set_input_files("#file", str(real_photo_paths(1)[0]))
+    assert _cards(page, 1)[0]["state"] == "done"
+    assert page.is_hidden("#results .card .hints")
+    assert page.locator("#results .card .pin").count() == 0

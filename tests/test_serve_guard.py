@@ -271,7 +271,7 @@ def test_every_error_is_one_sentence_that_echoes_nothing(url, colorizer) -> None
         }
     details = {k: a.json()["detail"] for k, a in answers.items()}
     assert all(isinstance(d, str) and "s3cret" not in d and len(d) < 200 for d in details.values())
-    assert details["format"] == "format must be one of png, jpeg, webp."
+    assert details["format"] == "format must be one of png, jpeg, webp, tiff."
     assert (
         "no field 'photo'" in details["missing"] and "'photo' must be a file" in details["no name"]
     )

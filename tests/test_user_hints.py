@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from helpers.cli import run_cli
+from helpers.colour import hint_generator, tiny_generator
 from kolorize.color import AB_SCALE
 from kolorize.inference.colorizer import Colorizer
 from kolorize.inference.user_hints import (
@@ -76,3 +78,106 @@ def test_a_hint_outside_the_photo_or_to_a_model_without_hint_inputs_is_refused(c
     with pytest.raises(HintError, match="outside the photo"):
         hinted.colorize(photo, hints=[Hint(40, 5, "red")])
     assert colorizer.colorize(photo, hints=[]).size == (40, 30)  # no hints: always fine
+
+
+# -- kolorize colorize --hint / --hints ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def hint_model(tmp_path_factory):
+    return hint_generator(tmp_path_factory.mktemp("hints") / "generator.safetensors")
+
+
+@pytest.fixture
+def gray_photo(tmp_path):
+    path = tmp_path / "old.png"
+    Image.new("L", (400, 300), 128).save(path)
+    return path
+
+
+def _mean(image: Image.Image, x: int, y: int, r: int = 3) -> np.ndarray:
+    return np.asarray(image.convert("RGB"), float)[y - r : y + r + 1, x - r : x + r + 1].mean(
+        (0, 1)
+    )
+
+
+def test_hints_on_the_command_line_colour_their_places_and_nothing_far(
+    tmp_path, gray_photo, hint_model
+):
+    out, auto = tmp_path / "out.png", tmp_path / "auto.png"
+    result = run_cli("colorize", str(gray_photo), "-m", str(hint_model), "-o", str(out),
+                     "--hint", "100,200=#2040ff", "--hint", "300,60=red")  # fmt: skip
+    assert result.code == 0, result.err
+    assert run_cli("colorize", str(gray_photo), "-m", str(hint_model), "-o", str(auto)).code == 0
+    coloured, plain = Image.open(out), Image.open(auto)
+    assert coloured.size == (400, 300)
+    blue, red = _mean(coloured, 105, 201), _mean(coloured, 305, 62)
+    brown = _mean(plain, 105, 201)  # the model's colour without hints: (164, 119, 81)
+    assert blue[2] > brown[2] + 80 and blue[2] > blue[0] + 30, (blue, brown)
+    assert red[0] > brown[0] + 30 and red[2] < brown[2] - 20, (red, brown)
+    for x, y in ((10, 10), (390, 290), (200, 150)):  # far from both: as without hints
+        assert np.abs(_mean(coloured, x, y) - _mean(plain, x, y)).max() <= 1
+    assert np.abs(_mean(plain, 105, 201) - _mean(plain, 10, 10)).max() <= 1
+
+
+def test_a_hints_file_gives_what_the_same_hints_on_the_command_line_give(
+    capsys, tmp_path, gray_photo, hint_model
+):
+    hints = tmp_path / "hints.json"
+    blue = {"x": 100, "y": 200, "color": "#2040ff"}
+    red = {"x": 300, "y": 60, "color": [255, 0, 0], "radius": 6}  # 6: the default here
+    hints.write_text(json.dumps([blue, red]))
+    by_file, by_option = tmp_path / "a.png", tmp_path / "b.png"
+    common = ("colorize", gray_photo, "-m", hint_model, "-o")
+    assert run_cli(*common, by_file, "--hints", hints, capsys=capsys).code == 0
+    options = ("--hint", "100,200=#2040ff", "--hint", "300,60=rgb(255,0,0)")
+    assert run_cli(*common, by_option, *options, capsys=capsys).code == 0
+    assert np.array_equal(np.asarray(Image.open(by_file)), np.asarray(Image.open(by_option)))
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--hint", "400,10=red"], "hint at 400,10 is outside the photo (400x300 pixels)"),
+        (["--hint", "10,-1=red"], "outside the photo"),
+        (["--hint", "10,10=bleu"], "unknown colour 'bleu'"),
+        (["--hint", "10;10=red"], "a hint is X,Y=COLOUR"),
+        (["--hints", "{missing}"], "no such hints file"),
+        (["--hints", "{bad}"], "is not a JSON hints file"),
+        (["--hints", "{outside}"], "outside the photo"),
+    ],
+)
+def test_a_bad_hint_is_one_line_exit_2_and_nothing_written(
+    capsys, tmp_path, gray_photo, hint_model, args, said
+):
+    (tmp_path / "bad.json").write_text('[{"x": 1, "y": 2, "color": "red"},')
+    (tmp_path / "outside.json").write_text('[{"x": 1, "y": 2000, "color": "red"}]')
+    args = [a.format(missing=tmp_path / "none.json", bad=tmp_path / "bad.json",
+                     outside=tmp_path / "outside.json") for a in args]  # fmt: skip
+    out = tmp_path / "out.png"
+    result = run_cli("colorize", gray_photo, "-m", hint_model, "-o", out, *args, capsys=capsys)
+    assert result.code == 2, result.err
+    (line,) = result.err.strip().splitlines()[-1:]
+    assert line.startswith("error: ") and said in line, result.err
+    assert sum(1 for x in result.err.splitlines() if x.startswith("error")) == 1
+    assert "Traceback" not in result.err
+    assert not out.exists() and not list(tmp_path.glob(".*tmp*"))
+
+
+def test_hints_need_a_hint_model_and_a_single_photo(capsys, tmp_path, gray_photo, hint_model):
+    plain_model = tiny_generator(tmp_path / "plain.safetensors", arch="resnet18_unet")
+    out = tmp_path / "out.png"
+    result = run_cli("colorize", gray_photo, "-m", plain_model, "-o", out,
+                      "--hint", "10,10=red", capsys=capsys)  # fmt: skip
+    assert result.code == 2 and not out.exists()
+    assert result.err.strip().splitlines()[-1] == (
+        "error: plain.safetensors takes no colour hints: a model trained with generator.hints does"
+    )
+    second = tmp_path / "second.png"
+    Image.new("L", (40, 30), 90).save(second)
+    result = run_cli("colorize", gray_photo, second, "-m", hint_model,
+                      "-o", tmp_path / "outs/", "--hint", "10,10=red", capsys=capsys)  # fmt: skip
+    assert result.code == 2 and not (tmp_path / "outs").exists()
+    assert result.err.strip().endswith(
+        "--hint and --hints are for one photo (x,y are its pixels), but 2 photos were given"
+    )

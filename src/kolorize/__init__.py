@@ -8,8 +8,9 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from kolorize.inference.colorizer import Colorizer
+    from kolorize.inference.user_hints import Hint
 
-__all__ = ["Colorizer", "__version__"]
+__all__ = ["Colorizer", "Hint", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
@@ -18,6 +19,10 @@ def __getattr__(name: str) -> Any:
         from kolorize.inference.colorizer import Colorizer
 
         return Colorizer
+    if name == "Hint":
+        from kolorize.inference.user_hints import Hint
+
+        return Hint
     raise AttributeError(f"module 'kolorize' has no attribute {name!r}")
 
 

@@ -586,10 +586,30 @@ def colorize_command(
             metavar="0-0.95",
         ),
     ] = DEFAULT_TEMPORAL,
+    hint: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--hint",
+            help="A colour you know, at a point of the photo in its own upright pixels, e.g. "
+            "412,230=#2f5aa8 or 90,40=red (any colour Pillow reads; repeatable). One photo "
+            "only, and a model trained with hints.",
+            metavar="X,Y=COLOUR",
+        ),
+    ] = None,
+    hints_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--hints",
+            help="Hints from a JSON file: a list of objects with x, y, color and an optional "
+            "radius (what the web page's hints download holds); adds to --hint.",
+            metavar="FILE",
+        ),
+    ] = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Colorize photos and videos at their full resolution. Videos (with
     'pip install kolorize[video]') keep their sound, frame rate, size and rotation.
+    Hints (--hint, --hints) tell the model colours you know, for a single photo.
 
     Exit codes: 0 all photos and videos written; 1 some could not be read or written (each
     is named on stderr, the others are done); 2 a usage error (bad model, path or option,
@@ -599,9 +619,15 @@ def colorize_command(
     from kolorize.photo_files import colorize_photos, find_inputs, format_name
     from kolorize.video.files import colorize_videos, is_photo_or_video, plan_media
 
+    hints = _user_hints(hint or [], hints_file)  # a bad hint is said before any other work
     folder = out.endswith(("/", os.sep))  # Path() drops the slash: 'out/a.png/' is a folder
     found = find_inputs(inputs, skip_under=Path(out), accept=is_photo_or_video)
     jobs, video_jobs = plan_media(found, Path(out), format_name(fmt), folder=folder)
+    if hints and (len(jobs) != 1 or video_jobs):
+        given = f"{len(jobs)} photos" + (f" and {len(video_jobs)} videos" if video_jobs else "")
+        raise KolorizeError(
+            f"--hint and --hints are for one photo (x,y are its pixels), but {given} were given"
+        )
     if skip_existing:
         jobs, video_jobs = _not_written_yet(jobs), _not_written_yet(video_jobs)
         if not jobs and not video_jobs:
@@ -612,7 +638,10 @@ def colorize_command(
     colorizer = Colorizer.load(
         model, device, batch_size=batch_size, precision=precision, render_size=render_size
     )
-    report = colorize_photos(colorizer, jobs, compare=side_by_side, quality=quality, log=_echo)
+    colorizer.check_hints(hints)  # a model without hint inputs: before the photo is read
+    report = colorize_photos(
+        colorizer, jobs, compare=side_by_side, quality=quality, hints=hints, log=_echo
+    )
     if jobs:
         where = jobs[0].target if len(jobs) == 1 and not video_jobs else out
         stopped = " before it was interrupted" if report.interrupted else ""
@@ -627,6 +656,16 @@ def colorize_command(
     if failed:
         _echo(f"{len(failed)} failed: " + ", ".join(str(p) for p, _ in failed))
     raise typer.Exit(max(report.exit_code, videos.exit_code))
+
+
+def _user_hints(texts: list[str], path: Path | None) -> list:
+    """--hint X,Y=COLOUR options and a --hints file -> kolorize Hints (torch is loaded only
+    when there are some)."""
+    if not texts and path is None:
+        return []
+    from kolorize.inference.user_hints import load_hints, parse_hint
+
+    return [parse_hint(t) for t in texts] + (load_hints(path) if path is not None else [])
 
 
 def _not_written_yet(jobs: list) -> list:

@@ -87,3 +87,43 @@ def live_server(app, **options) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+# The pass-through hint model's colour where no hint lies, in model units (a warm brown).
+HINTLESS_AB = (0.12, 0.25)
+
+
+def hint_generator(path: Path, image_size: int = 32) -> Path:
+    """A tiny hint-capable resnet18_unet whose colour is known: HINTLESS_AB everywhere, except
+    on a hint's patch, where it is about the hint's own ab (tanh of it). Its last block is set
+    by hand to carry the hint channels through (relu(v) - relu(-v) = v), to take the hintless
+    colour away where the mask is 1, and to ignore the rest of the network, so a hint colours
+    its own patch and nothing else: what the tests of the CLI, the server and the page need to
+    tell whether a hint arrived where it was put, which a random network would make luck."""
+    cfg = GeneratorConfig(arch="resnet18_unet", width=8, depth=2, hints=True)
+    torch.manual_seed(1)
+    net = build_generator(cfg).eval()
+    body = net.head.body  # conv, BN, ReLU, conv, BN, ReLU on [decoder features, L, a, b, mask]
+    conv1, bn1, conv2, bn2 = body[0], body[1], body[3], body[4]
+    features = conv1.in_channels - net.in_channels  # the hint a, b come after them and L
+    with torch.no_grad():
+        for conv in (conv1, conv2, net.out):
+            conv.weight.zero_()
+            if conv.bias is not None:
+                conv.bias.zero_()
+        for bn in (bn1, bn2):
+            bn.reset_running_stats()
+            bn.weight.fill_(1)
+            bn.bias.zero_()
+        for k, channel in enumerate((features + 1, features + 2)):  # hint a, hint b
+            conv1.weight[2 * k, channel, 1, 1] = 1  # relu(v)
+            conv1.weight[2 * k + 1, channel, 1, 1] = -1  # relu(-v)
+            for j in (2 * k, 2 * k + 1):
+                conv2.weight[j, j, 1, 1] = 1
+            net.out.weight[k, 2 * k, 0, 0] = 1
+            net.out.weight[k, 2 * k + 1, 0, 0] = -1
+            net.out.bias[k] = float(np.arctanh(HINTLESS_AB[k]))
+            net.out.weight[k, 4, 0, 0] = -net.out.bias[k]  # the mask: no hintless colour
+        conv1.weight[4, features + 3, 1, 1] = 1  # the mask (0 or 1), carried as it is
+        conv2.weight[4, 4, 1, 1] = 1
+    return save_generator(path, net, cfg, image_size=image_size, epoch=1, phase="pretrain")

@@ -42,7 +42,7 @@ from kolorize.inference.pictures import (
     three_channels,
 )
 from kolorize.inference.recombine import recombine
-from kolorize.inference.user_hints import Hint, HintError, model_hint_channels
+from kolorize.inference.user_hints import Hint, HintError, check_inside, model_hint_channels
 from kolorize.models import input_multiple, round_to_multiple
 from kolorize.models.files import DEFAULT_MODEL, load_generator, render_sizes, trained_size
 
@@ -213,11 +213,7 @@ class Colorizer:
         small = np.concatenate([self._model_input(rgb, side) for rgb in rgbs])
         x = small
         if hints is not None and any(hints):
-            if not self.takes_hints:
-                raise HintError(
-                    f"{self.description.split(' (')[0]} takes no colour hints (a model trained "
-                    "with generator.hints does, as the shipped colorizer)"
-                )
+            self.check_hints([h for one in hints for h in one])
             channels = [
                 model_hint_channels(h, rgb.width, rgb.height, side)
                 for rgb, h in zip(rgbs, hints, strict=True)
@@ -225,6 +221,17 @@ class Colorizer:
             x = np.concatenate([small, np.concatenate(channels)], 1)
         with self._lock:
             return small, self._predict(x)
+
+    def check_hints(self, hints: Sequence[Hint], size: tuple[int, int] | None = None) -> None:
+        """Raise HintError (one line) when there are hints and this model takes none, or when
+        one lies outside a photo of `size` (width, height): before any work on the photo."""
+        if hints and not self.takes_hints:
+            raise HintError(
+                f"{self.description.split(' (')[0]} takes no colour hints: a model trained "
+                "with generator.hints does"
+            )
+        if size is not None:
+            check_inside(hints, *size)
 
     def colorize_video(self, src: str | Path, dst: str | Path, **options: Any) -> Any:
         """Colorize a video file into `dst`, keeping its sound, frame rate, size and rotation;

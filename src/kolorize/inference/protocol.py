@@ -18,6 +18,9 @@ class PhotoColorizer(Protocol):
     description: str
     image_size: int
     batch_size: int
+    takes_hints: bool
+
+    def check_hints(self, hints: Sequence[Hint], size: tuple[int, int] | None = None) -> None: ...
 
     def colorize_pixels(
         self,

@@ -80,17 +80,28 @@ def load_hints(path: str | Path) -> list[Hint]:
     "radius" (what the web page's "hints" download writes)."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise HintError(f"no such hints file: {path}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (OSError, UnicodeDecodeError) as e:
         raise HintError(f"{path} is not a JSON hints file: {e}") from None
+    return hints_from_json(text, str(path))
+
+
+def hints_from_json(text: str, where: str = "hints") -> list[Hint]:
+    """A JSON list of {"x", "y", "color"} objects (with an optional "radius") -> Hints; `where`
+    names the text's origin in the messages."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise HintError(f"{where} is not a JSON hints file: {e}") from None
     if not isinstance(data, list):
-        raise HintError(f"{path}: the hints are a JSON list of {{x, y, color}} objects")
-    return [_hint_from(item, f"{path}: hint {i + 1}") for i, item in enumerate(data)]
+        raise HintError(f"{where}: the hints are a JSON list of {{x, y, color}} objects")
+    return [hint_from_item(item, f"{where}: hint {i + 1}") for i, item in enumerate(data)]
 
 
-def _hint_from(item: Any, where: str) -> Hint:
+def hint_from_item(item: Any, where: str) -> Hint:
+    """One decoded JSON object {"x", "y", "color"[, "radius"]} -> a Hint whose colour parses."""
     if not isinstance(item, dict) or not {"x", "y", "color"} <= item.keys():
         raise HintError(f"{where} needs x, y and color")
     numbers = [item["x"], item["y"], item.get("radius", 1)]
@@ -101,17 +112,26 @@ def _hint_from(item: Any, where: str) -> Hint:
     color = item["color"]
     if isinstance(color, list):
         color = tuple(color)
+    elif not isinstance(color, str):
+        raise HintError(f"{where}: a colour is a name, #rrggbb or [r, g, b]")
     hint = Hint(float(item["x"]), float(item["y"]), color, item.get("radius"))
     hint.rgb()
     return hint
 
 
-def check_inside(hints: Sequence[Hint], width: int, height: int) -> None:
-    for h in hints:
+def first_outside(hints: Sequence[Hint], width: int, height: int) -> int | None:
+    """The index of the first hint that lies outside a width x height photo, or None."""
+    for i, h in enumerate(hints):
         if not (0 <= h.x < width and 0 <= h.y < height):
-            raise HintError(
-                f"hint at {h.x:g},{h.y:g} is outside the photo ({width}x{height} pixels)"
-            )
+            return i
+    return None
+
+
+def check_inside(hints: Sequence[Hint], width: int, height: int) -> None:
+    i = first_outside(hints, width, height)
+    if i is not None:
+        h = hints[i]
+        raise HintError(f"hint at {h.x:g},{h.y:g} is outside the photo ({width}x{height} pixels)")
 
 
 def model_hint_channels(hints: Sequence[Hint], width: int, height: int, side: int) -> np.ndarray:

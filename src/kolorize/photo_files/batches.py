@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,6 +22,9 @@ from kolorize.inference.protocol import PhotoColorizer
 from kolorize.photo_files.planning import PhotoJob, SourceAndTarget
 from kolorize.photo_files.saving import SIXTEEN_BIT, save_atomic
 from kolorize.progress import progress
+
+if TYPE_CHECKING:
+    from kolorize.inference.user_hints import Hint
 
 EXIT_OK = 0
 
@@ -71,18 +75,21 @@ def pixels_of(loaded: LoadedImage) -> np.ndarray:
 
 
 def _colorize_each(
-    colorizer: PhotoColorizer, pixels: list[np.ndarray]
+    colorizer: PhotoColorizer, pixels: list[np.ndarray], hints: Sequence[Hint] = ()
 ) -> list[np.ndarray | Exception]:
     """The batch in one model call; if that fails, photo by photo, so one bad photo costs only
-    itself."""
+    itself. `hints` go with every photo of the batch (there is one when there are hints)."""
+    each = {"hints": [hints]} if hints else {}  # a colorizer without hint inputs gets none
     try:
-        return colorizer.colorize_pixels(pixels)
+        return colorizer.colorize_pixels(
+            pixels, **({"hints": [hints] * len(pixels)} if hints else {})
+        )
     except Exception:
         pass
     out: list[np.ndarray | Exception] = []
     for one in pixels:
         try:
-            out += colorizer.colorize_pixels([one])
+            out += colorizer.colorize_pixels([one], **each)
         except Exception as e:
             out.append(e)
     return out
@@ -94,13 +101,18 @@ def colorize_photos(
     *,
     compare: bool = False,
     quality: int = 95,
+    hints: Sequence[Hint] = (),
     log: Callable[[str], None] = print,
 ) -> Outcome:
     """Colorize every job's photo, a model batch at a time, decoding the next batch in a
-    background thread. `compare` writes gray (or the colour original) | colorized."""
+    background thread. `compare` writes gray (or the colour original) | colorized. `hints`
+    (the user's known colours) apply to one photo, so they come with a single job; a hint that
+    does not fit its photo raises HintError before anything is written."""
     # torch (through recombine) loads once photos are colorized, keeping this import light
     from kolorize.inference.pictures import grayscale, side_by_side
 
+    if hints and len(jobs) != 1:
+        raise ValueError(f"hints are for one photo, not {len(jobs)}")
     outcome = Outcome()
     size = colorizer.batch_size
     batches = [jobs[i : i + size] for i in range(0, len(jobs), size)]
@@ -121,7 +133,9 @@ def colorize_photos(
                 for job, err in zip(batch, loaded, strict=True):
                     if not _ok(err):
                         fail(job, "", err)  # type: ignore[arg-type]
-                colour = _colorize_each(colorizer, [pixels_of(img) for _, img in good])
+                for _, img in good if hints else ():  # the user's mistake: raised, not counted
+                    colorizer.check_hints(hints, img.image.size)
+                colour = _colorize_each(colorizer, [pixels_of(img) for _, img in good], hints)
                 for (job, img), result in zip(good, colour, strict=True):
                     try:
                         if isinstance(result, Exception):

@@ -4,7 +4,10 @@ GET  /               the page (static, no CDN: it works offline)
 GET  /api/info       the model and the upload limits, for the page
 POST /api/colorize   multipart field `photo` -> the colorized photo at full resolution
                      (`?format=png|jpeg|webp|tiff`, PNG by default; a 16-bit upload comes
-                     back 16-bit in PNG and TIFF)
+                     back 16-bit in PNG and TIFF); an optional field `hints`: the user's
+                     colours, a JSON list of {x, y, color[, radius]} in the upload's own
+                     upright pixels (as `kolorize colorize --hints`), for a model with hint
+                     inputs (/api/info says whether it has them)
 POST /api/video ...  short clips, colorized in the background (see video_jobs.py)
 
 Every request keeps its data to itself; the Colorizer serialises its own model calls, and at
@@ -12,21 +15,30 @@ most `workers` photos are decoded and recombined at once, which bounds memory on
 Uploads are limited by the request's Content-Length before anything is read, by the bytes
 actually read, then by the photo's own size and pixel count, each with a message a person can
 act on. Every error is one JSON sentence (`{"detail": ...}`) that repeats nothing of the
-upload. What makes the page safe to expose (host names, other sites, deadlines, busy limit,
-headers) is in `guard`.
+upload.
+
+Previews while the user places hints stay stateless: the page sends a copy of the photo it has
+scaled down itself (at most 1024 px a side; the hints scaled with it) and sends the photo
+itself, at full resolution, only for the download. The server keeps nothing between requests,
+and a preview costs a small decode, one model call at the model's size and a small
+recombination (benchmarks/README.md, hints).
+
+What makes the page safe to expose (host names, other sites, deadlines, busy limit, headers)
+is in `guard`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import json
 import socket
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import anyio
-from fastapi import FastAPI, File, HTTPException, Query, Request, UploadFile
+from fastapi import FastAPI, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -35,6 +47,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from kolorize.data.images import ImageRejected, load_rgb
 from kolorize.errors import KolorizeError
 from kolorize.inference.protocol import PhotoColorizer
+from kolorize.inference.user_hints import (
+    DEFAULT_RADIUS_SHARE,
+    Hint,
+    HintError,
+    first_outside,
+    hint_from_item,
+)
 from kolorize.interrupts import raise_if_interrupted
 from kolorize.photo_files import FORMATS, SIXTEEN_BIT, first_frame_only, pixels_of, save_image
 from kolorize.serve.guard import (
@@ -69,6 +88,7 @@ _MEDIA_TYPES = {name: f"image/{name}" for name in FORMATS}
 DEFAULT_MAX_ACTIVE = 8
 DEFAULT_REQUEST_TIMEOUT = 60.0
 DEFAULT_MAX_CONNECTIONS = 64
+MAX_HINTS = 200  # per request: far more than anyone places by hand, and cheap to rasterise
 
 
 def _check_type(photo: UploadFile) -> None:
@@ -92,6 +112,8 @@ def _one_sentence(error: dict[str, Any]) -> str:
         return f"format must be one of {', '.join(FORMATS)}."
     if where == "body" and error.get("type") == "missing":
         return f"The upload has no field {name!r}: send the file in a form field of that name."
+    if where == "body" and name == "hints":
+        return "The form field 'hints' must be text: a JSON list of {x, y, color} objects."
     if where == "body":
         return f"The form field {name!r} must be a file, sent with a file name."
     return f"The {where} parameter {name!r} is not valid."
@@ -112,6 +134,33 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     elif exc.status_code == 405 and detail == "Method Not Allowed":
         detail = f"This address does not take {request.method} requests."
     return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+def _hints_of(text: str | None, takes_hints: bool) -> list[Hint]:
+    """The `hints` form field -> Hints, or a 422 in words that quote nothing of it."""
+    if text is None or not text.strip():
+        return []
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        data = None
+    if not isinstance(data, list):
+        raise HTTPException(422, "The hints must be a JSON list of {x, y, color} objects.")
+    if data and not takes_hints:
+        raise HTTPException(422, "This model takes no colour hints.")
+    if len(data) > MAX_HINTS:
+        raise HTTPException(422, f"At most {MAX_HINTS} hints are taken at once.")
+    hints = []
+    for i, item in enumerate(data):
+        try:
+            hints.append(hint_from_item(item, f"hint {i + 1}"))
+        except HintError:
+            raise HTTPException(
+                422,
+                f"Hint {i + 1} is not valid: it needs numbers x and y, a colour (a name, "
+                "#rrggbb or [r, g, b]) and, if it has one, a positive radius.",
+            ) from None
+    return hints
 
 
 def _rejection(e: ImageRejected, max_pixels: int) -> HTTPException:
@@ -177,15 +226,21 @@ def _add_guards(
 
 
 def _colorize_bytes(
-    colorizer: PhotoColorizer, data: bytes, fmt: str, max_pixels: int
+    colorizer: PhotoColorizer, data: bytes, fmt: str, hints: list[Hint], max_pixels: int
 ) -> tuple[bytes, tuple[int, int], int]:
-    """An uploaded photo's bytes -> the colorized file's bytes, its size and its frame count."""
+    """An uploaded photo's bytes (and the user's hints) -> the colorized file's bytes, its size
+    and its frame count."""
     try:
         loaded = load_rgb(data, min_side=1, max_pixels=max_pixels, keep_16bit=fmt in SIXTEEN_BIT)
     except ImageRejected as e:
         raise _rejection(e, max_pixels) from None
+    outside = first_outside(hints, *loaded.image.size)
+    if outside is not None:
+        w, h = loaded.image.size
+        raise HTTPException(422, f"Hint {outside + 1} lies outside the photo ({w}x{h} pixels).")
+    extra = {"hints": [hints]} if hints else {}
     try:
-        (result,) = colorizer.colorize_pixels([pixels_of(loaded)])
+        (result,) = colorizer.colorize_pixels([pixels_of(loaded)], **extra)
     except ImageRejected as e:
         raise _rejection(e, max_pixels) from None
     buf = io.BytesIO()
@@ -220,6 +275,9 @@ def _add_photo_routes(
             "max_bytes": max_bytes,
             "max_pixels": max_pixels,
             "accepted": sorted(ACCEPTED),
+            "hints": colorizer.takes_hints,
+            # a hint's default radius, as a share of the photo's shorter side (Hint.radius)
+            "hint_radius_share": DEFAULT_RADIUS_SHARE,
             **video,
         }
 
@@ -227,13 +285,15 @@ def _add_photo_routes(
     async def colorize(
         photo: UploadFile = File(...),
         format: str = Query("png", pattern=f"^({'|'.join(FORMATS)})$"),
+        hints: str | None = Form(None),
     ) -> Response:
         _check_type(photo)
+        wanted = _hints_of(hints, colorizer.takes_hints) if hints else []
         data = await photo.read(max_bytes + 1)
         if len(data) > max_bytes:
             raise UploadTooBig(max_bytes)
         content, (width, height), frames = await anyio.to_thread.run_sync(
-            _colorize_bytes, colorizer, data, format, max_pixels, limiter=limiter
+            _colorize_bytes, colorizer, data, format, wanted, max_pixels, limiter=limiter
         )
         name = f"{safe_stem(photo.filename)}-colorized{FORMATS[format][1]}"
         headers = {

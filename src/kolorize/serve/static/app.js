@@ -5,8 +5,8 @@
 // batch: the old cards go, and answers still on their way for them change nothing.
 //
 // A photo card's comparison is two <img> in a <figure class="compare">: the colorized one on
-// top, cut at the CSS variable --split. Anything drawn on the result later (colour pins, say)
-// belongs in that figure, positioned in the same percentages.
+// top, cut at the CSS variable --split. Colour hints (when the model takes them) are pins in
+// that figure, positioned in the same percentages; see "colour hints" below.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -109,7 +109,7 @@ function outputFormat(file) {
   return file.type === "image/jpeg" ? "jpeg" : file.type === "image/webp" ? "webp" : "png";
 }
 
-async function colorizePhoto(file, card, mine) {
+async function colorizePhoto(file, card, mine, known) {
   status(card, "Colorizing…");
   const response = await post(`/api/colorize?format=${outputFormat(file)}`, "photo", file, card, mine);
   if (!response) return;
@@ -137,6 +137,7 @@ async function colorizePhoto(file, card, mine) {
   followDivider(card);
   status(card, "Done. Drag on the photo or move the slider to compare.");
   card.dataset.state = "done";
+  if (known.hints) setupHints(card, file, mine, known, { url: after, name: download.download });
 }
 
 // The upload as the "before" side; a file the browser cannot show (TIFF) is stood in for by
@@ -168,12 +169,334 @@ function followDivider(card) {
   };
   slider.addEventListener("input", () => split(slider.value));
   figure.addEventListener("pointerdown", (e) => {
+    if (figure.classList.contains("pinning") || e.button !== 0) return; // placing hints
     figure.setPointerCapture(e.pointerId);
     follow(e);
   });
   figure.addEventListener("pointermove", (e) => {
     if (figure.hasPointerCapture(e.pointerId)) follow(e);
   });
+}
+
+// -- colour hints ---------------------------------------------------------------------------
+//
+// Pins on the photo, each a point in the photo's own upright pixels and a colour. After each
+// change the preview is asked for again (debounced; the answer to a request that a newer
+// change overtook is dropped): the photo goes as a copy scaled down here once (PREVIEW_SIDE), with the hints
+// scaled to it, so a preview costs the server little whatever the photo's size. The download
+// sends the photo itself with the hints, once, at full resolution. With no hints left the
+// automatic result is shown again as it was.
+
+const PREVIEW_SIDE = 1024; // the preview copy's longer side, px
+const DRAG_DELAY_MS = 200; // a preview while a pin is dragged or a colour is being chosen
+const NUDGE = 0.01; // an arrow key moves a focused pin by this share of the photo (Shift: 5x)
+
+function hex(r, g, b) {
+  return "#" + [r, g, b].map((v) => Math.round(v).toString(16).padStart(2, "0")).join("");
+}
+
+// The automatic result scaled down: the preview's photo (a JPEG blob; its lightness is the
+// photo's own, all the model looks at) and its pixels, for a new pin's first colour.
+async function previewCopy(image) {
+  const scale = Math.min(1, PREVIEW_SIDE / Math.max(image.naturalWidth, image.naturalHeight));
+  const canvas = document.createElement("canvas");
+  canvas.width = Math.max(1, Math.round(image.naturalWidth * scale));
+  canvas.height = Math.max(1, Math.round(image.naturalHeight * scale));
+  const context = canvas.getContext("2d", { willReadFrequently: true });
+  context.drawImage(image, 0, 0, canvas.width, canvas.height);
+  const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.95));
+  const pixels = context.getImageData(0, 0, canvas.width, canvas.height);
+  return { blob, pixels, width: canvas.width, height: canvas.height };
+}
+
+function setupHints(card, file, mine, known, auto) {
+  const figure = card.querySelector(".compare");
+  const shown = card.querySelector(".after");
+  const list = card.querySelector(".hint-list");
+  const mode = card.querySelector(".hint-mode");
+  const download = card.querySelector(".download");
+  const json = card.querySelector(".hints-json");
+  const width = shown.naturalWidth;
+  const height = shown.naturalHeight;
+  const hints = []; // {x, y, color, pin, row}
+  // version: of the hints, counted up by each change; busy: a preview is on its way
+  const state = { version: 0, timer: 0, busy: false, again: false, preview: null, full: null };
+  let copy = null; // the promise of previewCopy, made when first needed
+  const stem = (auto.name || "photo").replace(/-colorized\.[a-z]+$/i, "").replace(/\.[a-z]+$/i, "");
+  json.download = `${stem}-hints.json`;
+  card.querySelector(".hints").hidden = false;
+
+  const theCopy = () => (copy = copy || previewCopy(shown));
+  const current = () => mine === batch && card.isConnected;
+  const where = (h) => `${Math.round(h.x)}, ${Math.round(h.y)}`;
+  const saying = (message) => (card.querySelector(".hint-status").textContent = message);
+  const asJson = () => hints.map((h) => ({ x: Math.round(h.x), y: Math.round(h.y), color: h.color }));
+
+  function place(h) {
+    h.pin.style.setProperty("left", `${((h.x + 0.5) / width) * 100}%`);
+    h.pin.style.setProperty("top", `${((h.y + 0.5) / height) * 100}%`);
+    h.pin.style.setProperty("--pin", h.color);
+    h.row.querySelector(".hint-where").textContent = `at ${where(h)}`;
+  }
+
+  function renumber() {
+    hints.forEach((h, i) => {
+      h.row.querySelector(".hint-name").textContent = `Hint ${i + 1}`;
+      h.row.querySelector(".hint-remove").setAttribute("aria-label", `Remove hint ${i + 1}`);
+      h.pin.setAttribute("aria-label", `Hint ${i + 1}, ${h.color}, at ${where(h)}`);
+    });
+    const old = json.href;
+    json.href = URL.createObjectURL(new Blob([JSON.stringify(asJson(), null, 1)], { type: "application/json" }));
+    if (old.startsWith("blob:")) URL.revokeObjectURL(old);
+    json.hidden = !hints.length;
+  }
+
+  // The photo point under a pointer event, kept inside the photo.
+  function point(e) {
+    const box = figure.getBoundingClientRect();
+    const x = Math.floor(((e.clientX - box.left) / box.width) * width);
+    const y = Math.floor(((e.clientY - box.top) / box.height) * height);
+    return { x: Math.min(width - 1, Math.max(0, x)), y: Math.min(height - 1, Math.max(0, y)) };
+  }
+
+  async function add(x, y) {
+    const { pixels } = await theCopy();
+    if (!current()) return null;
+    const px = Math.min(pixels.width - 1, Math.floor((x / width) * pixels.width));
+    const py = Math.min(pixels.height - 1, Math.floor((y / height) * pixels.height));
+    const at = (py * pixels.width + px) * 4;
+    const data = pixels.data;
+    const h = { x, y, color: hex(data[at], data[at + 1], data[at + 2]) };
+    h.pin = document.createElement("button");
+    h.pin.type = "button";
+    h.pin.className = "pin";
+    h.pin.title = "Drag to move; Enter chooses the colour; right-click or Delete removes it";
+    h.row = $("hint-row").content.firstElementChild.cloneNode(true);
+    const colour = h.row.querySelector(".hint-colour");
+    colour.value = h.color;
+    colour.addEventListener("input", () => {
+      h.color = colour.value;
+      place(h);
+      renumber();
+      changed(DRAG_DELAY_MS);
+    });
+    colour.addEventListener("change", () => changed(0));
+    h.row.querySelector(".hint-remove").addEventListener("click", () => remove(h));
+    followPin(h);
+    figure.append(h.pin);
+    list.append(h.row);
+    hints.push(h);
+    place(h);
+    renumber();
+    changed(0);
+    return h;
+  }
+
+  function remove(h) {
+    const i = hints.indexOf(h);
+    if (i < 0) return;
+    hints.splice(i, 1);
+    h.pin.remove();
+    h.row.remove();
+    renumber();
+    changed(0);
+    const next = hints[Math.min(i, hints.length - 1)];
+    (next ? next.pin : mode).focus();
+  }
+
+  function choose(h) {
+    const colour = h.row.querySelector(".hint-colour");
+    try {
+      colour.showPicker();
+    } catch (e) {
+      colour.focus(); // no picker without a user's gesture: the field is next to the photo
+    }
+  }
+
+  // Drag a pin (a press that does not move chooses its colour), or move it with the keys.
+  function followPin(h) {
+    let start = null;
+    h.pin.addEventListener("pointerdown", (e) => {
+      e.stopPropagation(); // neither the divider nor a new pin
+      if (e.button !== 0) return;
+      h.pin.setPointerCapture(e.pointerId);
+      start = { x: e.clientX, y: e.clientY, moved: false };
+    });
+    h.pin.addEventListener("pointermove", (e) => {
+      if (!start || !h.pin.hasPointerCapture(e.pointerId)) return;
+      start.moved = start.moved || Math.hypot(e.clientX - start.x, e.clientY - start.y) > 3;
+      if (!start.moved) return;
+      Object.assign(h, point(e));
+      place(h);
+      changed(DRAG_DELAY_MS);
+    });
+    h.pin.addEventListener("pointerup", (e) => {
+      if (!start) return;
+      const moved = start.moved;
+      start = null;
+      if (moved) {
+        renumber();
+        changed(0);
+      } else {
+        choose(h);
+      }
+      e.stopPropagation();
+    });
+    h.pin.addEventListener("click", (e) => {
+      e.stopPropagation();
+      if (e.detail === 0) choose(h); // Enter or Space on the focused pin
+    });
+    h.pin.addEventListener("contextmenu", (e) => {
+      e.preventDefault();
+      remove(h);
+    });
+    h.pin.addEventListener("keydown", (e) => {
+      const share = (e.shiftKey ? 5 : 1) * NUDGE;
+      const step = (side) => Math.max(1, Math.round(share * side));
+      const moves = {
+        ArrowLeft: [-step(width), 0], ArrowRight: [step(width), 0],
+        ArrowUp: [0, -step(height)], ArrowDown: [0, step(height)],
+      };
+      if (e.key === "Delete" || e.key === "Backspace") {
+        e.preventDefault();
+        remove(h);
+      } else if (moves[e.key]) {
+        e.preventDefault();
+        const [dx, dy] = moves[e.key];
+        h.x = Math.min(width - 1, Math.max(0, h.x + dx));
+        h.y = Math.min(height - 1, Math.max(0, h.y + dy));
+        place(h);
+        renumber();
+        changed(DRAG_DELAY_MS);
+      }
+    });
+  }
+
+  // Something changed: a new preview in `delay` ms, or the automatic result when no hint is
+  // left. A full-resolution result made for older hints no longer counts.
+  function changed(delay) {
+    state.version += 1;
+    clearTimeout(state.timer);
+    card.dataset.preview = "pending";
+    if (state.full) URL.revokeObjectURL(state.full);
+    state.full = null;
+    download.href = hints.length ? "#" : auto.url;
+    state.timer = setTimeout(refresh, delay);
+  }
+
+  // At most one preview on its way per photo: an aborted request would not stop the server's
+  // work on it, so changes made meanwhile are asked for in one request when it is back, and
+  // its answer, superseded, is not shown.
+  async function refresh() {
+    const version = state.version;
+    if (!hints.length) {
+      show(auto.url, version, "The automatic result: no hints.");
+      return;
+    }
+    if (state.busy) {
+      state.again = true;
+      return;
+    }
+    state.busy = true;
+    try {
+      await ask(version);
+    } finally {
+      state.busy = false;
+    }
+    if (state.again || version !== state.version) {
+      state.again = false;
+      if (current()) refresh();
+    }
+  }
+
+  async function ask(version) {
+    saying("Updating the preview…");
+    const preview = await theCopy();
+    if (version !== state.version || !current()) return;
+    const sx = preview.width / width;
+    const sy = preview.height / height;
+    const scaled = hints.map((h) => ({ x: h.x * sx, y: h.y * sy, color: h.color }));
+    const form = new FormData();
+    form.append("photo", preview.blob, "preview.jpg");
+    form.append("hints", JSON.stringify(scaled));
+    let response;
+    let blob = null;
+    try {
+      response = await fetch("/api/colorize?format=jpeg", { method: "POST", body: form });
+      if (response.ok) blob = await response.blob();
+    } catch (e) {
+      response = null;
+    }
+    if (version !== state.version || !current()) return; // superseded
+    if (!blob) {
+      saying(response ? `The preview failed: ${await reason(response)}` : UNREACHABLE);
+      card.dataset.preview = "failed";
+      return;
+    }
+    const url = URL.createObjectURL(blob);
+    await show(url, version, `Preview with ${hints.length} hint${hints.length > 1 ? "s" : ""}.`);
+  }
+
+  async function show(url, version, message) {
+    shown.src = url;
+    await shown.decode().catch(() => {});
+    if (state.preview && state.preview !== url) URL.revokeObjectURL(state.preview);
+    state.preview = url === auto.url ? null : url;
+    if (version !== state.version || !current()) return;
+    saying(message);
+    card.dataset.preview = "ready";
+  }
+
+  // The download: the automatic result as it was, or the photo itself with the hints at full
+  // resolution (made when first asked for, kept until the hints change).
+  download.addEventListener("click", async (e) => {
+    if (!hints.length || state.full) return;
+    e.preventDefault();
+    const version = state.version;
+    saying("Colorizing the photo at full resolution with your hints…");
+    const form = new FormData();
+    form.append("photo", file);
+    form.append("hints", JSON.stringify(asJson()));
+    let response;
+    try {
+      response = await fetch(`/api/colorize?format=${outputFormat(file)}`, { method: "POST", body: form });
+    } catch (error) {
+      saying(UNREACHABLE);
+      return;
+    }
+    if (!current()) return;
+    if (!response.ok) {
+      saying(`The full-resolution photo failed: ${await reason(response)}`);
+      return;
+    }
+    const blob = await response.blob();
+    if (version !== state.version || !current()) return; // the hints changed meanwhile
+    state.full = URL.createObjectURL(blob);
+    download.href = state.full;
+    saying(`Your photo with ${hints.length} hint${hints.length > 1 ? "s" : ""}, at full resolution.`);
+    download.click();
+  });
+
+  mode.addEventListener("click", () => {
+    const on = mode.getAttribute("aria-pressed") !== "true";
+    mode.setAttribute("aria-pressed", String(on));
+    figure.classList.toggle("pinning", on);
+    mode.textContent = on ? "Done adding hints" : "Add colour hints";
+    if (on) {
+      figure.style.setProperty("--split", "0%"); // the colour, all of it, where pins go
+      card.querySelector(".slider").value = 0;
+      theCopy();
+    }
+  });
+  figure.addEventListener("pointerdown", (e) => {
+    if (!figure.classList.contains("pinning") || e.button !== 0) return;
+    const { x, y } = point(e);
+    add(x, y).then((h) => h && h.pin.focus());
+  });
+  card.querySelector(".hint-centre").addEventListener("click", () => {
+    add(Math.floor(width / 2), Math.floor(height / 2)).then((h) => h && h.pin.focus());
+  });
+  renumber();
 }
 
 // -- clips ----------------------------------------------------------------------------------
@@ -258,7 +581,7 @@ async function colorizeAll(files) {
     say(jobs.length > 1 ? `Colorizing ${i + 1} of ${jobs.length}: ${file.name}…` : `Colorizing ${file.name}…`);
     const refused = refusal(file, known);
     if (refused) fail(card, refused);
-    else await (clip ? colorizeClip : colorizePhoto)(file, card, mine);
+    else await (clip ? colorizeClip : colorizePhoto)(file, card, mine, known);
   }
   if (mine !== batch) return;
   busy(false);
