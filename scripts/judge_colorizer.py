@@ -81,7 +81,7 @@ class Decoding:
     def __init__(self, net, t: float | None, strength: float | None, weights) -> None:
         self.net, self.t, self.strength = net, t, strength
         self.t_default = float(net.temperature)
-        self.offset = torch.zeros_like(net.logit_offset)
+        self.offset = net.logit_offset.clone()  # the model's own unless B is given
         if strength is not None:
             self.offset = unbalancing_offset(torch.tensor(weights), strength)
         self.label = (f" T={t:g}" if t is not None else "") + (
