@@ -114,7 +114,7 @@ def test_several_photos_at_once_each_with_its_own_result(page) -> None:
 
 
 def test_drop_a_rotated_photo_and_get_it_upright(page, tmp_path: Path) -> None:
-    from badfiles import make_all
+    from helpers.badfiles import make_all
 
     photo = real_photo_paths(3)[0]
     data = make_all(photo)["rotated.jpg"][0]  # stored sideways, EXIF says turn it
