@@ -22,6 +22,25 @@ ROW_HEIGHT = 300
 LABELS = ("gray input", "kolorize", "original")
 
 
+def write_sheet(rows: list[list[Image.Image]], labels: tuple[str, ...], out: str) -> None:
+    """Rows of equal-height panels side by side on white, a label over each column."""
+    gap, label_h = 6, 22
+    height = rows[0][0].height
+    width = max(sum(p.width for p in row) + gap * (len(row) - 1) for row in rows)
+    sheet = Image.new("RGB", (width, label_h + len(rows) * (height + gap)), "white")
+    draw = ImageDraw.Draw(sheet)
+    x = 0
+    for label, panel in zip(labels, rows[0], strict=True):
+        draw.text((x + 4, 4), label, fill="black")
+        x += panel.width + gap
+    for i, row in enumerate(rows):
+        x, y = 0, label_h + i * (height + gap)
+        for panel in row:
+            sheet.paste(panel, (x, y))
+            x += panel.width + gap
+    sheet.save(out, quality=88)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", nargs="?")
@@ -36,21 +55,7 @@ def main() -> None:
         scale = ROW_HEIGHT / original.height
         size = (round(original.width * scale), ROW_HEIGHT)
         rows.append([p.resize(size, Image.Resampling.LANCZOS) for p in panels])
-    gap, label_h = 6, 22
-    width = max(sum(p.width for p in row) + gap * (len(row) - 1) for row in rows)
-    height = label_h + len(rows) * (ROW_HEIGHT + gap)
-    sheet = Image.new("RGB", (width, height), "white")
-    draw = ImageDraw.Draw(sheet)
-    x = 0
-    for label, panel in zip(LABELS, rows[0], strict=True):
-        draw.text((x + 4, 4), label, fill="black")
-        x += panel.width + gap
-    for i, row in enumerate(rows):
-        x, y = 0, label_h + i * (ROW_HEIGHT + gap)
-        for panel in row:
-            sheet.paste(panel, (x, y))
-            x += panel.width + gap
-    sheet.save(args.out, quality=88)
+    write_sheet(rows, LABELS, args.out)
     print(f"wrote {args.out}")
 
 

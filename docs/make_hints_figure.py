@@ -13,12 +13,12 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+from make_examples import write_sheet  # docs/ is on the path when run
 from PIL import Image, ImageDraw
 
-from kolorize import Colorizer
+from kolorize import Colorizer, Hint
 from kolorize.demo import sample_photo
 from kolorize.inference.colorizer import grayscale
-from kolorize.inference.user_hints import Hint
 
 ROW_HEIGHT = 260
 LABELS = ("gray input", "automatic", "with 3 hints", "original")
@@ -66,20 +66,7 @@ def main() -> None:
         scale = ROW_HEIGHT / h
         size = (round(w * scale), ROW_HEIGHT)
         rows.append([p.resize(size, Image.Resampling.LANCZOS) for p in panels])
-    gap, label_h = 6, 22
-    width = max(sum(p.width for p in row) + gap * (len(row) - 1) for row in rows)
-    sheet = Image.new("RGB", (width, label_h + len(rows) * (ROW_HEIGHT + gap)), "white")
-    draw = ImageDraw.Draw(sheet)
-    x = 0
-    for label, panel in zip(LABELS, rows[0], strict=True):
-        draw.text((x + 4, 4), label, fill="black")
-        x += panel.width + gap
-    for i, row in enumerate(rows):
-        x, y = 0, label_h + i * (ROW_HEIGHT + gap)
-        for panel in row:
-            sheet.paste(panel, (x, y))
-            x += panel.width + gap
-    sheet.save(args.out, quality=88)
+    write_sheet(rows, LABELS, args.out)
     print(f"wrote {args.out}")
 
 

@@ -16,28 +16,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+# the judge's reading of folders, files and .txt lists (scripts/ is on the path when run)
+from judge_colorizer import SHARED, photo_paths
 from PIL import Image, ImageDraw
 
 from kolorize.data.images import load_rgb
 from kolorize.inference.colorizer import Colorizer, grayscale
 from kolorize.models.files import DEFAULT_MODEL
 
-IMAGE_TYPES = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp"}
 GAP = 4
 LABEL = 18
-
-
-def _photos(sources: list[str], every: int, root: Path) -> list[Path]:
-    paths: list[Path] = []
-    for source in map(Path, sources):
-        if source.suffix == ".txt":
-            lines = [ln.strip() for ln in source.read_text().splitlines()]
-            paths += [root / ln for ln in lines if ln and not ln.startswith("#")]
-        elif source.is_dir():
-            paths += sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_TYPES)
-        else:
-            paths.append(source)
-    return paths[::every]
 
 
 def main() -> None:
@@ -49,9 +37,7 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=200)
     parser.add_argument("--every", type=int, default=1)
     parser.add_argument("--truth", action="store_true")
-    parser.add_argument(
-        "--root", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data"
-    )
+    parser.add_argument("--root", type=Path, default=SHARED)
     args = parser.parse_args()
     models = []
     for spec in args.model or [str(DEFAULT_MODEL)]:
@@ -59,7 +45,7 @@ def main() -> None:
         models.append((label, Colorizer.load(path, render_size=args.render_size)))
     columns = ["gray", *(label for label, _ in models), *(["original"] if args.truth else [])]
     rows = []
-    for path in _photos(args.photos, args.every, args.root):
+    for path in photo_paths(args.photos, args.root)[:: args.every]:
         photo = load_rgb(path).image
         tiles = [grayscale(photo), *(c.colorize(photo) for _, c in models)]
         if args.truth:
