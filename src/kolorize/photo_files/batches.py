@@ -74,22 +74,25 @@ def pixels_of(loaded: LoadedImage) -> np.ndarray:
     return loaded.deep if loaded.deep is not None else np.asarray(loaded.image)
 
 
+def _hints_for(hints: Sequence[Hint], photos: int) -> dict[str, list[Sequence[Hint]]]:
+    """The hints keyword for a call on `photos` photos: none at all without hints, so a
+    colorizer without hint inputs is called as it always was."""
+    return {"hints": [hints] * photos} if hints else {}
+
+
 def _colorize_each(
     colorizer: PhotoColorizer, pixels: list[np.ndarray], hints: Sequence[Hint] = ()
 ) -> list[np.ndarray | Exception]:
     """The batch in one model call; if that fails, photo by photo, so one bad photo costs only
     itself. `hints` go with every photo of the batch (there is one when there are hints)."""
-    each = {"hints": [hints]} if hints else {}  # a colorizer without hint inputs gets none
     try:
-        return colorizer.colorize_pixels(
-            pixels, **({"hints": [hints] * len(pixels)} if hints else {})
-        )
+        return colorizer.colorize_pixels(pixels, **_hints_for(hints, len(pixels)))
     except Exception:
         pass
     out: list[np.ndarray | Exception] = []
     for one in pixels:
         try:
-            out += colorizer.colorize_pixels([one], **each)
+            out += colorizer.colorize_pixels([one], **_hints_for(hints, 1))
         except Exception as e:
             out.append(e)
     return out

@@ -90,6 +90,18 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
+class _WatchedSend:
+    """An ASGI `send` that notes whether the response has started: after that, an error can no
+    longer be answered, only the connection closed."""
+
+    def __init__(self, send: Any) -> None:
+        self.send, self.started = send, False
+
+    async def __call__(self, message: dict) -> None:
+        self.started = self.started or message["type"] == "http.response.start"
+        await self.send(message)
+
+
 class UploadTooBig(HTTPException):
     """Raised from inside `receive`: an HTTPException, so FastAPI's form parsing passes it on
     as the 413 it is instead of turning it into a 400."""
@@ -135,17 +147,11 @@ class UploadLimit:
                 ending.check(body, last=not message.get("more_body", False))
             return message
 
-        started = False
-
-        async def watched(message: dict) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        watched = _WatchedSend(send)
         try:
             await self.app(scope, counted, watched)
         except UploadTooBig as e:  # raised where nothing turned it into a response yet
-            if started:
+            if watched.started:
                 raise
             await _reply(send, 413, e.detail)
 
@@ -287,17 +293,11 @@ class OneLineErrors:
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        started = False
-
-        async def watched(message: dict) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        watched = _WatchedSend(send)
         try:
             await self.app(scope, receive, watched)
         except Exception:
-            if started:  # half a response is out: only closing the connection is left
+            if watched.started:  # half a response is out: only closing the connection is left
                 raise
             logging.getLogger("kolorize.serve").exception("failed on %s", scope.get("path"))
             await _reply(send, 500, "The server failed on this request; it has been logged.")
