@@ -3,6 +3,7 @@ docs/fidelity.md lists each choice with the test that pins it."""
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pytest
@@ -123,3 +124,24 @@ def test_a_yaml_bomb_in_a_study_is_refused_in_a_short_line(tmp_path: Path, key: 
     with pytest.raises(KolorizeError) as err:
         load_study(tmp_path / "s.yaml")
     assert len(str(err.value)) < 200 + len(str(tmp_path))
+
+
+def test_the_fused_adam_takes_the_reference_adams_steps() -> None:
+    from kolorize.train.build import adam
+
+    torch.manual_seed(0)
+    fused_net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.Conv2d(4, 2, 1))
+    reference_net, start = copy.deepcopy(fused_net), copy.deepcopy(fused_net)
+    fused = adam(fused_net, 2e-4, TrainConfig(), torch.device("cpu"), capturable=False)
+    reference = torch.optim.Adam(reference_net.parameters(), lr=2e-4, betas=(0.5, 0.99),
+                                 foreach=False)  # fmt: skip
+    assert fused.param_groups[0]["fused"]
+    x = torch.randn(2, 1, 8, 8)
+    for _ in range(5):
+        for net, opt in ((fused_net, fused), (reference_net, reference)):
+            opt.zero_grad()
+            net(x).square().mean().backward()
+            opt.step()
+    for a, b in zip(fused_net.parameters(), reference_net.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
+    assert not torch.allclose(fused_net[0].weight, start[0].weight)  # it did take steps
