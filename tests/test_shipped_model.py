@@ -73,7 +73,9 @@ def test_a_hint_colours_the_gray_square_it_is_on_and_not_a_far_corner(shipped, c
     a, b = hinted[:, 48:80, 48:80].mean(axis=(1, 2))
     turn = np.degrees(np.arctan2(b, a) - np.arctan2(want[1], want[0]))
     assert abs((turn + 180) % 360 - 180) < 30 and np.hypot(a, b) > 20  # the hint's hue
-    assert np.abs(hinted[:, :16, :16] - automatic[:, :16, :16]).mean() < 3  # as it was
+    # mostly local: a hint also sways the scene's colour (MODEL_CARD.md), far less than its own
+    moved = np.abs(hinted - automatic)
+    assert moved[:, :16, :16].mean() < 0.3 * moved[:, 48:80, 48:80].mean()
 
 
 def test_its_training_record_adds_up():
@@ -85,5 +87,5 @@ def test_its_training_record_adds_up():
         sum(s["cpu_core_hours"] for s in stages), abs=0.01
     )
     assert stages[-1]["output"] == cfg.output == "classes" and stages[-1]["hints"] == cfg.hints
-    # predicted at twice its 64 px training side, as far as its crops (half a photo) go
-    assert (meta["image_size"], meta["crop_min"], meta["render_size"]) == (64, 0.5, 128)
+    # last trained on 96 px crops of down to half a photo; predicted at 128 px by default
+    assert (meta["image_size"], meta["crop_min"], meta["render_size"]) == (96, 0.5, 128)

@@ -23,7 +23,7 @@ FORMAT = "kolorize-generator/1"
 # The colorizer that ships inside the package (MODEL_CARD.md), used when no model is named.
 DEFAULT_MODEL = Path(__file__).resolve().parent / "colorizer.safetensors"
 # written by scripts/ship_model.py, checked by the tests
-DEFAULT_MODEL_SHA256 = "1cc26f0d636a0a91c4c4c9c2bebf7514284030ce76f5a3fd446fc4bad194748f"
+DEFAULT_MODEL_SHA256 = "336bb0d7b8841aa6efe6527537abf7388fcb050b91a5d19a5cc2bfb1e631024e"
 # What names the shipped colorizer where a model is asked for (e.g. train.init_from: shipped,
 # so that each retraining of it continues the last).
 SHIPPED = "shipped"
