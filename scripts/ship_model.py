@@ -1,15 +1,16 @@
 """Make a trained generator the model that ships inside the package.
 
     .venv/bin/python scripts/ship_model.py RUN_DIR_OR_SAFETENSORS [--note TEXT]
-        [--temperature T] [--unbalance B] [--render-size N]
+        [--temperature T] [--unbalance B] [--chroma-gain G] [--render-size N]
 
 Writes src/kolorize/models/colorizer.safetensors: the generator's tensors in float16 (BatchNorm
 counters stay integers), the config and training metadata as before (its training record
 included) plus `shipped_from` and `note`, and records the file's SHA-256 in
 src/kolorize/models/files.py, which the tests check. `--temperature`: a classes model's
-annealed-mean T, `--unbalance` the share of its class rebalancing undone, `--render-size` the
+annealed-mean T, `--unbalance` the share of its class rebalancing undone, `--chroma-gain` the
+share of the expected chroma given back (`kolorize.ab_bins.annealed_mean`), `--render-size` the
 side it predicts colour at by default: each as chosen on validation photos
-(scripts/judge_colorizer.py --temperature / --unbalance / --render-size).
+(scripts/judge_colorizer.py --temperature / --unbalance / --chroma-gain / --render-size).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def main() -> None:
     parser.add_argument("--note", default="")
     parser.add_argument("--temperature", type=float)
     parser.add_argument("--unbalance", type=float, help="share of the rebalancing undone")
+    parser.add_argument("--chroma-gain", type=float, help="share of the expected chroma")
     parser.add_argument("--render-size", type=int, help="the default side colour is predicted at")
     args = parser.parse_args()
     tensors, cfg, meta = read_generator(args.source)
@@ -45,6 +47,10 @@ def main() -> None:
         if "temperature" not in tensors:
             raise SystemExit(f"{args.source} is not a classes model: it has no temperature")
         tensors["temperature"] = torch.tensor(args.temperature)
+    if args.chroma_gain is not None:
+        if "temperature" not in tensors:
+            raise SystemExit(f"{args.source} is not a classes model: it has no chroma gain")
+        tensors["chroma_gain"] = torch.tensor(args.chroma_gain)
     if args.unbalance is not None:
         if "class_weights" not in meta:
             raise SystemExit(f"{args.source} records no class_weights to undo")

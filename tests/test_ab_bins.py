@@ -93,3 +93,52 @@ def test_unbalancing_recovers_the_distribution_before_rebalancing():
     got = ab_bins.annealed_mean(logits, 1.0)[0, :, 0, 0].double() * AB_SCALE
     assert torch.allclose(got, mean, atol=1e-3)
     assert torch.equal(ab_bins.unbalancing_offset(w, 0.0), torch.zeros(q))
+
+
+def _hue_and_length(ab: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    a, b = ab[0, 0].double().numpy(), ab[0, 1].double().numpy()
+    return np.arctan2(b, a), np.hypot(a, b)
+
+
+def test_chroma_gain_keeps_the_means_hue_and_moves_its_chroma_to_the_expected_chroma():
+    rng = torch.Generator().manual_seed(5)
+    logits = 3 * torch.randn(1, ab_bins.n_classes(), 4, 5, generator=rng)
+    # independently, per pixel in float64: the mean and the expected chroma of the centres
+    centres = ab_bins.class_centres().astype(np.float64) / AB_SCALE
+    z = logits[0].double().numpy() / 0.5
+    p = np.exp(z - z.max(0))
+    p /= p.sum(0)
+    mean = np.einsum("qhw,qc->chw", p, centres)
+    expected = np.einsum("qhw,q->hw", p, np.linalg.norm(centres, axis=1))
+    plain = ab_bins.annealed_mean(logits, 0.5)
+    assert np.allclose(plain[0].double().numpy(), mean, atol=1e-5)
+    hue, length = _hue_and_length(plain)
+    for gain in (0.5, 1.0):
+        got_hue, got_length = _hue_and_length(ab_bins.annealed_mean(logits, 0.5, gain))
+        assert np.allclose(got_hue, hue, atol=1e-4)
+        want = length ** (1 - gain) * expected**gain
+        assert np.allclose(got_length, want, rtol=1e-4)
+        assert (got_length >= length - 1e-6).all() and (got_length <= expected + 1e-6).all()
+    as_tensor = ab_bins.annealed_mean(logits, torch.tensor(0.5), torch.tensor(0.0))
+    assert torch.allclose(as_tensor, plain, atol=1e-7)
+
+
+def test_a_one_hot_distribution_decodes_to_its_centre_at_any_chroma_gain():
+    centres = ab_bins.class_centres()
+    logits = torch.full((1, ab_bins.n_classes(), 1, 1), -1e4)
+    logits[:, 57] = 0
+    for gain in (0.0, 0.5, 1.0):
+        ab = ab_bins.annealed_mean(logits, 0.5, gain) * AB_SCALE
+        assert torch.allclose(ab[0, :, 0, 0], torch.tensor(centres[57]), atol=1e-3)
+
+
+def test_opposite_colours_in_equal_shares_stay_grey_rather_than_blow_up():
+    centres = ab_bins.class_centres()
+    warm, cool = np.array([30.0, 30.0]), np.array([-30.0, -30.0])
+    i = int(np.argmin(np.linalg.norm(centres - warm, axis=1)))
+    j = int(np.argmin(np.linalg.norm(centres - cool, axis=1)))
+    logits = torch.full((1, ab_bins.n_classes(), 1, 1), -1e4)
+    logits[:, [i, j]] = 0
+    ab = ab_bins.annealed_mean(logits, 1.0, 1.0) * AB_SCALE
+    assert torch.isfinite(ab).all()
+    assert ab.norm() <= np.linalg.norm(centres[i]) + 1e-3

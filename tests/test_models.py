@@ -97,3 +97,23 @@ def test_pretrained_offline_error_names_the_file(offline):
 
     with pytest.raises(MissingWeightsError, match=r"resnet18-f37072fd\.pth"):
         build_generator(GeneratorConfig(arch="resnet18_unet", pretrained=True))
+
+
+def test_a_classes_model_saved_before_chroma_gain_existed_loads_and_decodes_as_before():
+    from torch.optim.swa_utils import AveragedModel
+
+    cfg = GeneratorConfig(arch="resnet18_unet", width=8, depth=2, output="classes")
+    net = build_generator(cfg).eval()
+    old = {k: v for k, v in net.state_dict().items() if k != "chroma_gain"}
+    again = build_generator(cfg).eval()
+    again.load_state_dict(old)  # strict, as weights files and checkpoints load
+    x = torch.rand(1, 1, 32, 32) * 2 - 1
+    with torch.no_grad():
+        assert torch.equal(again(x), net(x))
+        again.chroma_gain.fill_(1.0)  # and the buffer is live: more chroma, same hue
+        vivid = again(x)
+    assert (vivid.norm(dim=1) >= net(x).norm(dim=1) - 1e-6).all()
+    assert not torch.allclose(vivid, net(x))
+    averaged = AveragedModel(build_generator(cfg))  # an EMA in a checkpoint: "module." keys
+    state = {k: v for k, v in averaged.state_dict().items() if k != "module.chroma_gain"}
+    averaged.load_state_dict(state)

@@ -65,7 +65,9 @@ def test_a_classes_head_starts_fresh_on_the_shared_body(tmp_path):
     net = build_generator(cfg)
     notes = []
     warm_start(net, tensors, saved, cfg, path, notes.append)
-    assert "new layers classes" in notes[0] and "unused: head, out" in notes[0]
+    fresh = notes[0].split("new layers ")[1].split(";")[0].split(", ")
+    assert "classes" in fresh and "encoder.conv1" not in fresh
+    assert "unused: head, out" in notes[0]
     key = "encoder.layer1.0.conv1.weight"
     assert torch.equal(net.state_dict()[key], tensors[key])
 

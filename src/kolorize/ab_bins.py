@@ -6,7 +6,12 @@ target over its 5 nearest centres (Gaussian weights, sigma 5). Rare colours weig
 rebalancing): w = 1 / ((1 - lambda) * prior + lambda / Q), scaled so that its expectation
 under the prior is 1, from the training photos' histogram smoothed with the same Gaussian. A
 predicted distribution becomes one colour by the annealed mean: the mean of the centres under
-softmax(logits / T); T = 1 is the plain mean (sepia-safe), T -> 0 the most likely class.
+softmax(logits / T); T = 1 is the plain mean (sepia-safe), T -> 0 the most likely class. A
+mean of centres of different hues is paler than any of them (green and brown average to olive
+grey), so the decoding may give back chroma: with `chroma_gain` g the mean's length m becomes
+m^(1 - g) * E^g, E the expected chroma of the centres under the same distribution (g = 0: the
+annealed mean; g = 1: the mean's hue at the expected chroma). As E >= m, this only adds colour,
+never more than the distribution's own expected chroma.
 
 ab here is in the model's units (ab / 110, `kolorize.color`), as the generator sees it.
 """
@@ -136,9 +141,19 @@ def classification_loss(
     return per_pixel.mean()
 
 
-def annealed_mean(logits: torch.Tensor, temperature: torch.Tensor | float) -> torch.Tensor:
+def annealed_mean(
+    logits: torch.Tensor,
+    temperature: torch.Tensor | float,
+    chroma_gain: torch.Tensor | float = 0.0,
+) -> torch.Tensor:
     """(N, Q, h, w) logits -> (N, 2, h, w) model-space ab: the centres' mean under
-    softmax(logits / T)."""
+    softmax(logits / T), its chroma raised toward the expected chroma by `chroma_gain`."""
     centres = torch.from_numpy(class_centres()).to(logits.device, torch.float32) / AB_SCALE
     p = F.softmax(logits.float() / temperature, dim=1)
-    return torch.einsum("nqhw,qc->nchw", p, centres)
+    mean = torch.einsum("nqhw,qc->nchw", p, centres)
+    if isinstance(chroma_gain, float) and chroma_gain == 0.0:
+        return mean
+    expected = torch.einsum("nqhw,q->nhw", p, centres.norm(dim=1))[:, None]
+    length = mean.norm(dim=1, keepdim=True).clamp_min(1e-6)
+    # the ratio >= 1 (a mean is never longer than the lengths' mean); clamped for rounding
+    return mean * (expected / length).clamp_min(1.0) ** chroma_gain

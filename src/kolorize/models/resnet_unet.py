@@ -10,9 +10,11 @@ Two options, both for the shipped colorizer:
   is taken as "no hints" (the three channels zero).
 - `classes`: colour as classes (`kolorize.ab_bins`): a 1x1 conv on the decoder's half-size
   features gives logits over the ab classes, `forward` turns them into ab by the annealed mean
-  at the `temperature` buffer, after adding the `logit_offset` buffer (both stored with the
-  weights and chosen on validation photos: `kolorize.ab_bins.unbalancing_offset`), and
-  upsamples it to the input's size. `forward(x, logits=True)` gives the logits for training.
+  at the `temperature` buffer, after adding the `logit_offset` buffer, its chroma raised by the
+  `chroma_gain` buffer (all three stored with the weights and chosen on validation photos:
+  `kolorize.ab_bins.unbalancing_offset`, `annealed_mean`), and upsamples it to the input's
+  size. `forward(x, logits=True)` gives the logits for training. Files written before
+  `chroma_gain` existed load with its default, 0 (`OPTIONAL_BUFFERS`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,14 @@ from kolorize.models.layers import init_pix2pix, norm_layer
 
 HINT_CHANNELS = 3  # hint a, hint b, mask
 DEFAULT_TEMPERATURE = 0.38  # Zhang et al. 2016's annealed-mean T
+# Decoding buffers a weights file or checkpoint may lack (written before they existed): the
+# network's own initial values stand in, which decode as such files always did.
+OPTIONAL_BUFFERS = ("chroma_gain",)
+
+
+def _default_optional_buffers(module: nn.Module, state: dict, prefix: str, *_: object) -> None:
+    for name in OPTIONAL_BUFFERS:
+        state.setdefault(prefix + name, getattr(module, name).clone())
 
 
 class BasicBlock(nn.Module):
@@ -141,6 +151,8 @@ class ResNetUNetGenerator(nn.Module):
             self.classes = nn.Conv2d(ch[0], classes, 1)
             self.register_buffer("temperature", torch.tensor(DEFAULT_TEMPERATURE))
             self.register_buffer("logit_offset", torch.zeros(classes))
+            self.register_buffer("chroma_gain", torch.tensor(0.0))
+            self.register_load_state_dict_pre_hook(_default_optional_buffers)
             init_pix2pix(self.classes)
         else:
             head = max(width // 2, 8)
@@ -161,5 +173,6 @@ class ResNetUNetGenerator(nn.Module):
         scores = self.classes(y)
         if logits:
             return scores
-        ab = annealed_mean(scores + self.logit_offset[:, None, None], self.temperature)
+        offset = self.logit_offset[:, None, None]
+        ab = annealed_mean(scores + offset, self.temperature, self.chroma_gain)
         return F.interpolate(ab, size=x.shape[-2:], mode="bilinear", align_corners=False)
