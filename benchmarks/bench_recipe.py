@@ -42,6 +42,12 @@ VARIANTS = {
     },
     "classes-64-batch32": {"train.image_size": 64, "train.batch_size": 32},
     "classes-64-compiled": {"train.image_size": 64, "train.compile": True},
+    "classes-hints-96": {"train.image_size": 96, "generator.hints": True},
+    "classes-hints-96-compiled": {
+        "train.image_size": 96,
+        "generator.hints": True,
+        "train.compile": True,
+    },
 }
 
 
