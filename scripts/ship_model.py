@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/ship_model.py RUN_DIR_OR_SAFETENSORS [--note TEXT]
         [--temperature T] [--unbalance B] [--chroma-gain G] [--render-size N]
+        [--largest-render-size N]
 
 Writes src/kolorize/models/colorizer.safetensors: the generator's tensors in float16 (BatchNorm
 counters stay integers), the config and training metadata as before (its training record
@@ -9,8 +10,10 @@ included) plus `shipped_from` and `note`, and records the file's SHA-256 in
 src/kolorize/models/files.py, which the tests check. `--temperature`: a classes model's
 annealed-mean T, `--unbalance` the share of its class rebalancing undone, `--chroma-gain` the
 share of the expected chroma given back (`kolorize.ab_bins.annealed_mean`), `--render-size` the
-side it predicts colour at by default: each as chosen on validation photos
-(scripts/judge_colorizer.py --temperature / --unbalance / --chroma-gain / --render-size).
+side it predicts colour at by default, `--largest-render-size` the largest it allows (below
+its training side over its smallest crop where larger sizes measured worse): each as chosen on
+validation photos (scripts/judge_colorizer.py --temperature / --unbalance / --chroma-gain /
+--render-size).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ def main() -> None:
     parser.add_argument("--unbalance", type=float, help="share of the rebalancing undone")
     parser.add_argument("--chroma-gain", type=float, help="share of the expected chroma")
     parser.add_argument("--render-size", type=int, help="the default side colour is predicted at")
+    parser.add_argument("--largest-render-size", type=int, help="the largest side allowed")
     args = parser.parse_args()
     tensors, cfg, meta = read_generator(args.source)
     if args.temperature is not None:
@@ -62,6 +66,11 @@ def main() -> None:
         if not 0 < args.render_size <= largest:
             raise SystemExit(f"--render-size must be in 1..{largest} for this model")
         meta["render_size"] = args.render_size
+    if args.largest_render_size is not None:
+        sizes = render_sizes(meta)
+        if not sizes.default <= args.largest_render_size <= sizes.largest:
+            raise SystemExit(f"--largest-render-size must be in {sizes.default}..{sizes.largest}")
+        meta["largest_render_size"] = args.largest_render_size
     half = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in tensors.items()}
     shipped_from = Path(args.source).resolve().name
     save_generator_tensors(DEFAULT_MODEL, half, cfg, **meta, shipped_from=shipped_from,

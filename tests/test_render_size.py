@@ -84,6 +84,18 @@ def test_a_render_size_beyond_the_models_training_is_one_line(tmp_path: Path) ->
     assert result.err.strip().count("\n") == 0 and "largest, 128 px" in result.err
 
 
+def test_a_largest_render_size_measured_when_shipped_caps_below_the_crops_scale(
+    tmp_path: Path,
+) -> None:
+    from kolorize.errors import InvalidValue
+
+    capped = tiny_generator(tmp_path / "c.safetensors", crop_min=0.25, largest_render_size=64)
+    assert Colorizer.load(capped, "cpu").largest_render_size == 64
+    assert Colorizer.load(capped, "cpu", render_size=64).image_size == 64
+    with pytest.raises(InvalidValue, match=r"largest, 64 px"):
+        Colorizer.load(capped, "cpu", render_size=96)  # the crops alone would allow 128
+
+
 def test_load_and_cli_take_a_render_size(tmp_path: Path) -> None:
     path = tiny_generator(tmp_path / "g.safetensors", crop_min=0.5)
     assert Colorizer.load(path, "cpu", render_size=70).image_size == 64

@@ -141,8 +141,8 @@ class Colorizer:
         largest = self.largest_render_size
         if largest is not None and side > round_to_multiple(largest, self.multiple):
             raise InvalidValue(
-                f"render size {render_size} is above this model's largest, {largest} px: it "
-                "never saw a photo's objects that small, and its colour goes wrong beyond"
+                f"render size {render_size} is above this model's largest, {largest} px: "
+                "beyond it, its colour gets worse"
             )
         return side
 

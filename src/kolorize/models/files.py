@@ -23,7 +23,7 @@ FORMAT = "kolorize-generator/1"
 # The colorizer that ships inside the package (MODEL_CARD.md), used when no model is named.
 DEFAULT_MODEL = Path(__file__).resolve().parent / "colorizer.safetensors"
 # written by scripts/ship_model.py, checked by the tests
-DEFAULT_MODEL_SHA256 = "336bb0d7b8841aa6efe6527537abf7388fcb050b91a5d19a5cc2bfb1e631024e"
+DEFAULT_MODEL_SHA256 = "12ca90c9575a8beab1e5fe0df0c3285f7d60515a501918bc52f09cbdb60c9bc5"
 # What names the shipped colorizer where a model is asked for (e.g. train.init_from: shipped,
 # so that each retraining of it continues the last).
 SHIPPED = "shipped"
@@ -117,8 +117,9 @@ def trained_size(meta: dict[str, Any]) -> int:
 class RenderSizes:
     """Where a generator predicts colour: `default` unless asked otherwise (its training size,
     or the size chosen by measurement when it was shipped), at most `largest`: the training size
-    over its smallest crop, the finest scale at which it ever saw a photo's objects. Beyond it
-    colour goes wrong (floods of one hue), so larger sizes are refused, not tried."""
+    over its smallest crop, the finest scale at which it ever saw a photo's objects, or less
+    where measured so when it was shipped (`largest_render_size`). Beyond it colour goes wrong
+    (floods of one hue, blotches), so larger sizes are refused, not tried."""
 
     default: int
     largest: int
@@ -127,6 +128,7 @@ class RenderSizes:
 def render_sizes(meta: dict[str, Any]) -> RenderSizes:
     trained = trained_size(meta)
     largest = round(trained / float(meta.get("crop_min", 1.0)))
+    largest = min(largest, int(meta.get("largest_render_size", largest)))
     return RenderSizes(min(int(meta.get("render_size", trained)), largest), largest)
 
 
