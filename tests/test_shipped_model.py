@@ -73,9 +73,10 @@ def test_a_hint_colours_the_gray_square_it_is_on_and_not_a_far_corner(shipped, c
     a, b = hinted[:, 48:80, 48:80].mean(axis=(1, 2))
     turn = np.degrees(np.arctan2(b, a) - np.arctan2(want[1], want[0]))
     assert abs((turn + 180) % 360 - 180) < 30 and np.hypot(a, b) > 20  # the hint's hue
-    # mostly local: a hint also sways the scene's colour (MODEL_CARD.md), far less than its own
+    # strongest where it is: a hint also sways the scene's colour, on this flat test image by
+    # up to about three quarters of its own shift (MODEL_CARD.md, "Known failure modes")
     moved = np.abs(hinted - automatic)
-    assert moved[:, :16, :16].mean() < 0.3 * moved[:, 48:80, 48:80].mean()
+    assert moved[:, :16, :16].mean() < 0.9 * moved[:, 48:80, 48:80].mean()
 
 
 def test_its_training_record_adds_up():
@@ -87,5 +88,7 @@ def test_its_training_record_adds_up():
         sum(s["cpu_core_hours"] for s in stages), abs=0.01
     )
     assert stages[-1]["output"] == cfg.output == "classes" and stages[-1]["hints"] == cfg.hints
-    # last trained on 96 px crops of down to half a photo; predicted at 128 px by default
+    # last trained on 96 px crops of down to half a photo; predicted at 128 px by default and
+    # at most (larger sizes measured worse when it was shipped)
     assert (meta["image_size"], meta["crop_min"], meta["render_size"]) == (96, 0.5, 128)
+    assert meta["largest_render_size"] == 128
