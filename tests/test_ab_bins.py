@@ -142,3 +142,13 @@ def test_opposite_colours_in_equal_shares_stay_grey_rather_than_blow_up():
     ab = ab_bins.annealed_mean(logits, 1.0, 1.0) * AB_SCALE
     assert torch.isfinite(ab).all()
     assert ab.norm() <= np.linalg.norm(centres[i]) + 1e-3
+
+
+def test_decoding_first_done_in_inference_mode_still_trains():
+    ab_bins._centres_on.cache_clear()
+    logits = torch.randn(1, ab_bins.n_classes(), 2, 2)
+    with torch.inference_mode():
+        ab_bins.annealed_mean(logits, 0.5, torch.tensor(1.0))
+    trained = logits.clone().requires_grad_()
+    ab_bins.annealed_mean(trained, 0.5, torch.tensor(1.0)).sum().backward()
+    assert trained.grad is not None and torch.isfinite(trained.grad).all()

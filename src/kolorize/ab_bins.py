@@ -141,6 +141,16 @@ def classification_loss(
     return per_pixel.mean()
 
 
+@functools.lru_cache(maxsize=8)
+def _centres_on(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The class centres in model units (Q, 2) and their chromas (Q,) on `device`, made once
+    per device rather than copied there on every decoding. Made outside inference mode even when
+    first asked for in it, so that training can still take gradients through them."""
+    with torch.inference_mode(False):
+        centres = torch.from_numpy(class_centres()).to(device, torch.float32) / AB_SCALE
+        return centres, centres.norm(dim=1)
+
+
 def annealed_mean(
     logits: torch.Tensor,
     temperature: torch.Tensor | float,
@@ -148,12 +158,14 @@ def annealed_mean(
 ) -> torch.Tensor:
     """(N, Q, h, w) logits -> (N, 2, h, w) model-space ab: the centres' mean under
     softmax(logits / T), its chroma raised toward the expected chroma by `chroma_gain`."""
-    centres = torch.from_numpy(class_centres()).to(logits.device, torch.float32) / AB_SCALE
+    centres, chromas = _centres_on(logits.device)
     p = F.softmax(logits.float() / temperature, dim=1)
     mean = torch.einsum("nqhw,qc->nchw", p, centres)
-    if isinstance(chroma_gain, float) and chroma_gain == 0.0:
+    # a plain 0 (the training's decoding) skips the chroma terms; a buffer's value is not read,
+    # which would wait for a GPU, so a model always computes them
+    if not isinstance(chroma_gain, torch.Tensor) and chroma_gain == 0:
         return mean
-    expected = torch.einsum("nqhw,q->nhw", p, centres.norm(dim=1))[:, None]
+    expected = torch.einsum("nqhw,q->nhw", p, chromas)[:, None]
     length = mean.norm(dim=1, keepdim=True).clamp_min(1e-6)
     # the ratio >= 1 (a mean is never longer than the lengths' mean); clamped for rounding
     return mean * (expected / length).clamp_min(1.0) ** chroma_gain
