@@ -79,7 +79,7 @@ def test_distributed_shares_are_disjoint_and_cover_the_epoch():
 
 
 def test_crops_and_hints_are_drawn_per_epoch_and_resume_exactly(tiny_dataset):
-    aug = Augmentation(24, crop_min=0.5, hints=True)
+    aug = Augmentation(24, crop_min=0.5, hints=True, hint_recolour_share=0.5)
     loader = make_loader(ImageCache(tiny_dataset), "train", 8, train=True, seed=9, augmentation=aug)
     loader.sampler.set_epoch(1)
     full = list(loader)
@@ -87,8 +87,14 @@ def test_crops_and_hints_are_drawn_per_epoch_and_resume_exactly(tiny_dataset):
     rest = list(loader)
     for a, b in zip(full[2:], rest, strict=True):
         assert torch.equal(a.pixels, b.pixels) and torch.equal(a.boxes, b.boxes)
-        assert torch.equal(a.hints, b.hints)
+        assert torch.equal(a.hints, b.hints) and torch.equal(a.recolours, b.recolours)
     loader.sampler.set_epoch(2)
     other = list(loader)
     assert not torch.equal(full[0].boxes, other[0].boxes)
     assert full[0].boxes.shape == (8, 4) and full[0].hints.shape[0] == 8
+    assert full[0].recolours.shape == (8, 3)
+    plain = make_loader(ImageCache(tiny_dataset), "train", 8, train=True, seed=9,
+                        augmentation=Augmentation(24, crop_min=0.5, hints=True))  # fmt: skip
+    plain.sampler.set_epoch(1)
+    first = next(iter(plain))  # no recolours: the same draws as before they existed
+    assert first.recolours is None and torch.equal(first.hints, full[0].hints)

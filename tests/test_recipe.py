@@ -92,7 +92,7 @@ def test_the_recipe_trains_and_records_its_training(tiny_dataset, tmp_path):
     cfg = load_config(None, RECIPE)
     trainer = Trainer(cfg, tiny_dataset, tmp_path / "r", log=_quiet)
     batch = next(iter(trainer.batches))
-    assert batch.boxes is not None and batch.hints is not None
+    assert batch.boxes is not None and batch.hints is not None and batch.recolours is None
     x, _, ab = trainer.phase_step.inputs(batch)
     assert x.shape == (8, 4, 24, 24) and ab.shape == (8, 2, 24, 24)
     first = named_losses(trainer, batch)["loss_ce"].item()
@@ -109,6 +109,27 @@ def test_the_recipe_trains_and_records_its_training(tiny_dataset, tmp_path):
     assert record["images_seen"] == 3 * 32 and len(record["stages"]) == 1
     assert record["stages"][0]["output"] == "classes" and record["hours"] >= 0
     assert len(meta["mean_ab"]) == 2
+
+
+def test_recoloured_objects_are_the_target_and_the_hints(tiny_dataset, tmp_path):
+    cfg = load_config(
+        None, {**RECIPE, "train.hint_recolour_share": 1.0, "train.hint_free_share": 0}
+    )
+    trainer = Trainer(cfg, tiny_dataset, tmp_path / "r", log=_quiet)
+    batch = next(iter(trainer.batches))
+    assert batch.recolours is not None and (batch.recolours[:, 0] == 1).all()
+    x, L, ab = trainer.phase_step.inputs(batch)
+    plain, plain_L, true_ab = trainer.phase_step.inputs(dataclasses.replace(batch, recolours=None))
+    assert torch.equal(L, plain_L) and not torch.allclose(ab, true_ab)
+    for i in range(len(batch)):  # the hint and the target at it both move to the new colour
+        top, left, _side = batch.hints[i, 0].tolist()
+        new = batch.recolours[i, 1:]
+        for shown in (x[i, 1:3, top, left], ab[i, :, top, left]):
+            before = (plain[i, 1:3, top, left] - new).norm()
+            assert (shown - new).norm() < before
+    train(cfg, tiny_dataset, tmp_path / "run", log=_quiet)
+    stage = read_generator_metadata(tmp_path / "run")["training"]["stages"][0]
+    assert stage["hint_recolour_share"] == 1.0
 
 
 def test_a_continued_run_adds_to_the_record_it_started_from(tiny_dataset, tmp_path):

@@ -70,6 +70,8 @@ class TrainConfig:
     budget_minutes: float = 0.0
     hint_p: float = 0.125  # generator.hints: hints per image ~ geometric(p), at most 32
     hint_free_share: float = 0.25  # generator.hints: share of the images trained without hints
+    # generator.hints: share of the hinted images with an object recoloured (kolorize.hints)
+    hint_recolour_share: float = 0.0
     gp_weight: float = 10.0  # wgan-gp only
     lr_decay_epochs: int = 0  # linear decay to zero over the last N epochs (0: constant lr)
     init_from: str | None = None  # run dir, .safetensors or "shipped": the G this run starts from
@@ -312,6 +314,7 @@ TRAIN_RANGES: dict[str, Range] = {
     "budget_minutes": Range(0, 10_000_000),
     "hint_p": Range(0, 1, low_open=True),
     "hint_free_share": Range(0, 1),
+    "hint_recolour_share": Range(0, 1),
     "gp_weight": Range(0, 1_000_000),
     "lr_decay_epochs": Range(0, 1_000_000),
     "seed": Range(0, 2**32 - 1),  # numpy's seeds

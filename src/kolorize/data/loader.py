@@ -3,14 +3,15 @@
 nothing, or, for CPU training, already converted to the model's Lab space inside the loader
 (so DataLoader workers do it in parallel). `kolorize.color.batch_to_model_space` takes both.
 
-Randomness is a pure function of (seed, epoch): the order, flips, crop boxes and hint patches
-of an epoch are drawn up front, so a run resumed mid-epoch sees exactly the batches it would
-have seen, and each distributed rank takes its own strided share of the same permutation.
+Randomness is a pure function of (seed, epoch): the order, flips, crop boxes, hint patches
+and recolours of an epoch are drawn up front, so a run resumed mid-epoch sees exactly the
+batches it would have seen, and each distributed rank takes its own strided share of the same
+permutation.
 
 What the loop hands the step is a `Batch`: a `HostBatch` of pixels or, for a split held on the
-device, a `DeviceBatch` of rows into it with their flips; either with the crop boxes and hint
-patches the step applies (`kolorize.data.crops`, `kolorize.hints`). Each knows its length and
-how it becomes the model's L and ab, so the step never asks which it has.
+device, a `DeviceBatch` of rows into it with their flips; either with the crop boxes, hint
+patches and recolours the step applies (`kolorize.data.crops`, `kolorize.hints`). Each knows
+its length and how it becomes the model's L and ab, so the step never asks which it has.
 """
 
 from __future__ import annotations
@@ -28,14 +29,15 @@ from torch.utils.data import Dataset, Sampler
 from kolorize.color import batch_to_model_space, rgb_to_model_space, uint8_to_model_space_numpy
 from kolorize.data.cache import ImageCache
 from kolorize.data.crops import draw_crop_boxes, whole_image_boxes
-from kolorize.hints import draw_hint_patches
+from kolorize.hints import draw_hint_patches, draw_recolours
 
 
 @dataclass(frozen=True)
 class Augmentation:
     """How training batches vary beyond flips. `size`: the side the step trains at (the
     cache's, unless resized); `crop_min` < 1: random resized crops (`kolorize.data.crops`);
-    `hints`: hint patches for a hint-capable generator (`kolorize.hints`)."""
+    `hints`: hint patches for a hint-capable generator, and for a share `hint_recolour_share`
+    of the hinted images an object recoloured (`kolorize.hints`)."""
 
     size: int
     resize: bool = False  # resample whole images to `size` (implied by crop_min < 1)
@@ -43,9 +45,10 @@ class Augmentation:
     hints: bool = False
     hint_p: float = 0.125
     hint_free_share: float = 0.25
+    hint_recolour_share: float = 0.0
 
     def draw(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray | None, ...]:
-        """(boxes, hint patches) for n images, each None when not used."""
+        """(boxes, hint patches, recolours) for n images, each None when not used."""
         boxes = None
         if self.crop_min < 1:
             boxes = draw_crop_boxes(rng, n, self.crop_min)
@@ -56,7 +59,10 @@ class Augmentation:
             hints = draw_hint_patches(
                 rng, n, self.size, p=self.hint_p, free_share=self.hint_free_share
             )
-        return boxes, hints
+        recolours = None
+        if hints is not None and self.hint_recolour_share > 0:
+            recolours = draw_recolours(rng, hints, self.hint_recolour_share)
+        return boxes, hints, recolours
 
 
 @dataclass(frozen=True)
@@ -65,16 +71,18 @@ class BatchSpec:
     flips: np.ndarray  # bool per row
     boxes: np.ndarray | None = None  # (B, 4) crop boxes (kolorize.data.crops)
     hints: np.ndarray | None = None  # (B, K, 3) hint patches (kolorize.hints)
+    recolours: np.ndarray | None = None  # (B, 3) recoloured objects (kolorize.hints)
 
 
 class Batch(ABC):
     """One training batch as the step takes it, host or device: how many images it holds,
-    how it becomes the model's L and ab (`model_space`), and the crop boxes and hint patches
-    the step applies when the run crops or trains hints. Its per-batch tensors can be moved,
-    cloned and copied into (what a captured CUDA graph's input buffers need)."""
+    how it becomes the model's L and ab (`model_space`), and the crop boxes, hint patches and
+    recolours the step applies when the run crops or trains hints. Its per-batch tensors can
+    be moved, cloned and copied into (what a captured CUDA graph's input buffers need)."""
 
     boxes: torch.Tensor | None
     hints: torch.Tensor | None
+    recolours: torch.Tensor | None
 
     @abstractmethod
     def __len__(self) -> int: ...
@@ -115,6 +123,7 @@ class HostBatch(Batch):
     pixels: torch.Tensor
     boxes: torch.Tensor | None = None
     hints: torch.Tensor | None = None
+    recolours: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.pixels)
@@ -133,6 +142,7 @@ class DeviceBatch(Batch):
     split: torch.Tensor = field(repr=False, metadata={"shared": True})
     boxes: torch.Tensor | None = None
     hints: torch.Tensor | None = None
+    recolours: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -169,14 +179,15 @@ class EpochBatchSampler(Sampler[BatchSpec]):
         self.epoch, self.skip = epoch, skip_batches
 
     def _rank_share(self) -> tuple[np.ndarray, ...]:
-        """(rows, flips, boxes, hints) of this rank's share of the epoch, in order; boxes and
-        hints are drawn per position in the epoch, so they do not depend on the row."""
+        """(rows, flips, boxes, hints, recolours) of this rank's share of the epoch, in order;
+        all but the rows and flips are drawn per position in the epoch, so they do not depend
+        on the row."""
         rng = np.random.default_rng([self.seed, self.epoch])
         order = rng.permutation(self.n) if self.shuffle else np.arange(self.n)
         flips = rng.random(self.n) < 0.5 if self.flip else np.zeros(self.n, dtype=bool)
-        boxes, hints = (None, None)
+        drawn: tuple[np.ndarray | None, ...] = (None, None, None)
         if self.augmentation is not None:
-            boxes, hints = self.augmentation.draw(rng, self.n)
+            drawn = self.augmentation.draw(rng, self.n)
         # Every rank gets the same number of rows (pad by wrapping), as DistributedSampler does.
         per_rank = -(-self.n // self.world_size)
         if self.drop_last:
@@ -185,12 +196,7 @@ class EpochBatchSampler(Sampler[BatchSpec]):
             self.rank :: self.world_size
         ]
         share = order[positions]
-        return (
-            share,
-            flips[share],
-            None if boxes is None else boxes[positions],
-            None if hints is None else hints[positions],
-        )
+        return share, flips[share], *(None if d is None else d[positions] for d in drawn)
 
     def __len__(self) -> int:
         share = -(-self.n // self.world_size) if not self.drop_last else self.n // self.world_size
@@ -198,7 +204,7 @@ class EpochBatchSampler(Sampler[BatchSpec]):
         return full if self.drop_last or rest == 0 else full + 1
 
     def __iter__(self) -> Iterator[BatchSpec]:
-        share, flips, boxes, hints = self._rank_share()
+        share, flips, *drawn = self._rank_share()
         for b in range(self.skip, len(self)):
             sl = slice(b * self.batch_size, (b + 1) * self.batch_size)
             idx = share[sl]
@@ -206,8 +212,7 @@ class EpochBatchSampler(Sampler[BatchSpec]):
             yield BatchSpec(
                 idx[order],
                 flips[sl][order],
-                None if boxes is None else boxes[sl][order],
-                None if hints is None else hints[sl][order],
+                *(None if d is None else d[sl][order] for d in drawn),
             )
 
 
@@ -260,11 +265,8 @@ class BatchLoader:
         return len(self.sampler)
 
     def _load(self, spec: BatchSpec) -> Batch:
-        batch = HostBatch(
-            self.dataset[spec],
-            boxes=None if spec.boxes is None else torch.from_numpy(spec.boxes),
-            hints=None if spec.hints is None else torch.from_numpy(spec.hints),
-        )
+        drawn = _drawn_tensors(spec.boxes, spec.hints, spec.recolours)
+        batch = HostBatch(self.dataset[spec], **drawn)
         return batch.pinned() if self.pin_memory else batch
 
     def __iter__(self) -> Iterator[Batch]:
@@ -356,7 +358,7 @@ class DeviceBatches:
             return
         if len({len(s.indices) for s in specs}) > 1:  # a short last batch: one copy per batch
             for s in specs:
-                yield self._batch(s.indices, s.flips, s.boxes, s.hints).to(self.device)
+                yield self._batch(s.indices, s.flips, s.boxes, s.hints, s.recolours).to(self.device)
             return
         stacked = self._batch(
             *(_stack([getattr(s, name) for s in specs]) for name in _SPEC_FIELDS)
@@ -371,17 +373,25 @@ class DeviceBatches:
         flips: np.ndarray,
         boxes: np.ndarray | None,
         hints: np.ndarray | None,
+        recolours: np.ndarray | None,
     ) -> DeviceBatch:
         return DeviceBatch(
             torch.from_numpy(rows.astype(np.int64)),
             torch.from_numpy(flips.astype(bool)),
             self.images,
-            boxes=None if boxes is None else torch.from_numpy(boxes),
-            hints=None if hints is None else torch.from_numpy(hints),
+            **_drawn_tensors(boxes, hints, recolours),
         )
 
 
-_SPEC_FIELDS = ("indices", "flips", "boxes", "hints")
+_SPEC_FIELDS = ("indices", "flips", "boxes", "hints", "recolours")
+
+
+def _drawn_tensors(
+    boxes: np.ndarray | None, hints: np.ndarray | None, recolours: np.ndarray | None
+) -> dict[str, torch.Tensor | None]:
+    """A batch's drawn augmentation as the keyword arguments of its tensors."""
+    drawn = {"boxes": boxes, "hints": hints, "recolours": recolours}
+    return {k: None if v is None else torch.from_numpy(v) for k, v in drawn.items()}
 
 
 def _stack(arrays: list[np.ndarray]) -> np.ndarray | None:

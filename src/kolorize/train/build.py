@@ -211,6 +211,7 @@ def augmentation(cfg: RunConfig, data: ImageCache) -> Augmentation:
         hints=cfg.generator.hints,
         hint_p=t.hint_p,
         hint_free_share=t.hint_free_share,
+        hint_recolour_share=t.hint_recolour_share,
     )
 
 

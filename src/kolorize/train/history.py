@@ -44,6 +44,7 @@ def stage(
         "phase": t.phase,
         "output": g.output,
         "hints": g.hints,
+        "hint_recolour_share": t.hint_recolour_share if g.hints else None,
         "gan_loss": t.gan_loss if t.phase == "gan" else None,
         "crop_min": t.crop_min,
         "ema": t.ema,

@@ -29,7 +29,7 @@ from kolorize.data.crops import crop_resize
 from kolorize.data.loader import Batch
 from kolorize.device import autocast
 from kolorize.errors import KolorizeError
-from kolorize.hints import true_colour_hints
+from kolorize.hints import recolour_objects, true_colour_hints
 from kolorize.train.build import load_optimizer_state
 from kolorize.train.distributed import DistInfo
 
@@ -122,13 +122,16 @@ class TrainingStep(ABC):
     def inputs(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(the generator's input, L, ab) for a batch, in the step's memory layout: L in the
         model's space, cropped and resampled to the training size where the batch says, with
-        the hint channels after it when the batch has hint patches."""
+        the hint channels after it when the batch has hint patches (drawn from the ab with its
+        recoloured objects, which are then the target too)."""
         L, ab = batch.model_space(self.settings.device)
         if batch.boxes is not None:
             lab = crop_resize(torch.cat([L, ab], 1), batch.boxes, self.settings.image_size)
             L, ab = lab[:, :1], lab[:, 1:]
         x = L
         if batch.hints is not None:
+            if batch.recolours is not None:
+                ab = recolour_objects(L, ab, batch.hints, batch.recolours).to(ab.dtype)
             x = torch.cat([L, true_colour_hints(batch.hints, ab)], 1)
         return self._in_layout(x), self._in_layout(L), self._in_layout(ab)
 
