@@ -3,6 +3,7 @@ image and the mean-colour tint (`kolorize.evaluate.yardsticks`).
 
     .venv/bin/python scripts/judge_colorizer.py PHOTOS... [--model M ...] [--out judge.json]
         [--render-size N,...] [--temperature T,...] [--unbalance B,...] [--chroma-gain G,...]
+        [--flip-average F,...]
         [--hints K,...] [--tint A,B] [--sheet sheet.jpg]
 
 PHOTOS are folders, image files, or `.txt` lists of paths (relative to the list's
@@ -15,7 +16,8 @@ is the training photos' mean ab recorded in the first model's metadata (`mean_ab
 `--temperature T1,T2,...` scores a classes model at each annealed-mean T, `--unbalance
 B1,B2,...` with each share of its rebalancing undone (`kolorize.ab_bins.unbalancing_offset`),
 `--chroma-gain G1,G2,...` with each share of the expected chroma given back
-(`kolorize.ab_bins.annealed_mean`; a row for each combination);
+(`kolorize.ab_bins.annealed_mean`), `--flip-average 0,1` without and with its logits averaged
+with the mirrored photo's (a row for each combination);
 `--hints K1,K2,...` also scores hint-capable models given K hints taken from the truth (the
 photo's mean colour over each hint's square, at seeded random points; a row per K);
 `--sheet` draws photos spread over the list as gray | tint | each row | original.
@@ -78,23 +80,32 @@ def truth_hints(truth: np.ndarray, k: int, *, seed: int) -> list[Hint]:
 
 class Decoding:
     """How a classes model turns its logits into colour: the annealed mean's T, the share of
-    its rebalancing undone and its chroma gain; each the model's own where not given."""
+    its rebalancing undone, its chroma gain and whether it averages with the mirrored photo;
+    each the model's own where not given."""
 
     def __init__(
-        self, net, t: float | None, strength: float | None, gain: float | None, weights
+        self,
+        net,
+        t: float | None,
+        strength: float | None,
+        gain: float | None,
+        weights,
+        flip: float | None = None,
     ) -> None:
         self.net = net
         self.t = float(net.temperature) if t is None else t
         self.gain = float(net.chroma_gain) if gain is None else gain
+        self.flip = float(net.flip_average) if flip is None else flip
         self.offset = net.logit_offset.clone()
         if strength is not None:
             self.offset = unbalancing_offset(torch.tensor(weights), strength)
-        given = (("T", t), ("B", strength), ("G", gain))
+        given = (("T", t), ("B", strength), ("G", gain), ("F", flip))
         self.label = "".join(f" {k}={v:g}" for k, v in given if v is not None)
 
     def apply(self) -> None:
         self.net.temperature.fill_(self.t)
         self.net.chroma_gain.fill_(self.gain)
+        self.net.flip_average.fill_(self.flip)
         self.net.logit_offset.copy_(self.offset)
 
 
@@ -140,6 +151,7 @@ def main() -> None:
     parser.add_argument("--temperature", help="T or T1,T2,...: classes models' annealed mean")
     parser.add_argument("--unbalance", help="B or B1,B2,...: classes models' unbalancing")
     parser.add_argument("--chroma-gain", help="G or G1,G2,...: classes models' chroma gain")
+    parser.add_argument("--flip-average", help="0, 1 or 0,1: classes models' mirrored average")
     parser.add_argument("--tint", help="A,B: the tint's ab (default: the model's mean_ab)")
     parser.add_argument("--hints", help="K1,K2,...: hint counts for hint-capable models")
     parser.add_argument("--out", type=Path)
@@ -158,6 +170,7 @@ def main() -> None:
     temperatures = [float(t) for t in args.temperature.split(",")] if args.temperature else [None]
     strengths = [float(b) for b in args.unbalance.split(",")] if args.unbalance else [None]
     gains = [float(g) for g in args.chroma_gain.split(",")] if args.chroma_gain else [None]
+    flips = [float(f) for f in args.flip_average.split(",")] if args.flip_average else [None]
     hint_counts = [int(k) for k in args.hints.split(",")] if args.hints else [0]
     colorizers: dict[str, tuple[Colorizer, Decoding | None, int]] = {}
     sizes = [int(n) for n in args.render_size.split(",")] if args.render_size else [None]
@@ -170,10 +183,11 @@ def main() -> None:
         if net is not None and hasattr(net, "temperature"):
             weights = read_generator_metadata(m).get("class_weights")
             decodings = [
-                Decoding(net, t, b, g, weights)
+                Decoding(net, t, b, g, weights, f)
                 for t in temperatures
                 for b in (strengths if weights is not None else [None])
                 for g in gains
+                for f in flips
             ]
         for d in decodings:
             for k in hint_counts if c.takes_hints else [0]:

@@ -1,19 +1,20 @@
 """Make a trained generator the model that ships inside the package.
 
     .venv/bin/python scripts/ship_model.py RUN_DIR_OR_SAFETENSORS [--note TEXT]
-        [--temperature T] [--unbalance B] [--chroma-gain G] [--render-size N]
-        [--largest-render-size N]
+        [--temperature T] [--unbalance B] [--chroma-gain G] [--flip-average 0|1]
+        [--render-size N] [--largest-render-size N]
 
 Writes src/kolorize/models/colorizer.safetensors: the generator's tensors in float16 (BatchNorm
 counters stay integers), the config and training metadata as before (its training record
 included) plus `shipped_from` and `note`, and records the file's SHA-256 in
 src/kolorize/models/files.py, which the tests check. `--temperature`: a classes model's
 annealed-mean T, `--unbalance` the share of its class rebalancing undone, `--chroma-gain` the
-share of the expected chroma given back (`kolorize.ab_bins.annealed_mean`), `--render-size` the
+share of the expected chroma given back (`kolorize.ab_bins.annealed_mean`), `--flip-average 1`
+its logits averaged with the mirrored photo's (`kolorize.models.resnet_unet`), `--render-size` the
 side it predicts colour at by default, `--largest-render-size` the largest it allows (below
 its training side over its smallest crop where larger sizes measured worse): each as chosen on
 validation photos (scripts/judge_colorizer.py --temperature / --unbalance / --chroma-gain /
---render-size).
+--flip-average / --render-size).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def main() -> None:
     parser.add_argument("--temperature", type=float)
     parser.add_argument("--unbalance", type=float, help="share of the rebalancing undone")
     parser.add_argument("--chroma-gain", type=float, help="share of the expected chroma")
+    parser.add_argument("--flip-average", type=int, choices=(0, 1), help="1: mirrored average")
     parser.add_argument("--render-size", type=int, help="the default side colour is predicted at")
     parser.add_argument("--largest-render-size", type=int, help="the largest side allowed")
     args = parser.parse_args()
@@ -55,6 +57,10 @@ def main() -> None:
         if "temperature" not in tensors:
             raise SystemExit(f"{args.source} is not a classes model: it has no chroma gain")
         tensors["chroma_gain"] = torch.tensor(args.chroma_gain)
+    if args.flip_average is not None:
+        if "temperature" not in tensors:
+            raise SystemExit(f"{args.source} is not a classes model: it has no flip average")
+        tensors["flip_average"] = torch.tensor(float(args.flip_average))
     if args.unbalance is not None:
         if "class_weights" not in meta:
             raise SystemExit(f"{args.source} records no class_weights to undo")

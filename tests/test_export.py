@@ -127,6 +127,7 @@ def test_a_classes_model_with_hint_inputs_exports_and_agrees(tmp_path: Path) -> 
     with torch.no_grad():
         net.classes.weight.mul_(50)  # a peaked distribution: colours that differ across pixels
         net.chroma_gain.fill_(0.7)  # the decoding's every term is in the graph
+        net.flip_average.fill_(1.0)
     weights = save_generator(tmp_path / "g.safetensors", net, cfg, image_size=40)
     export_onnx(weights, tmp_path / "g.onnx")
     onnx_predict = OnnxPredictor(tmp_path / "g.onnx", "cpu")

@@ -99,12 +99,12 @@ def test_pretrained_offline_error_names_the_file(offline):
         build_generator(GeneratorConfig(arch="resnet18_unet", pretrained=True))
 
 
-def test_a_classes_model_saved_before_chroma_gain_existed_loads_and_decodes_as_before():
+def test_a_classes_model_saved_before_its_optional_buffers_existed_loads_and_decodes_as_before():
     from torch.optim.swa_utils import AveragedModel
 
     cfg = GeneratorConfig(arch="resnet18_unet", width=8, depth=2, output="classes")
     net = build_generator(cfg).eval()
-    old = {k: v for k, v in net.state_dict().items() if k != "chroma_gain"}
+    old = {k: v for k, v in net.state_dict().items() if k not in ("chroma_gain", "flip_average")}
     again = build_generator(cfg).eval()
     again.load_state_dict(old)  # strict, as weights files and checkpoints load
     x = torch.rand(1, 1, 32, 32) * 2 - 1
@@ -115,5 +115,26 @@ def test_a_classes_model_saved_before_chroma_gain_existed_loads_and_decodes_as_b
     assert (vivid.norm(dim=1) >= net(x).norm(dim=1) - 1e-6).all()
     assert not torch.allclose(vivid, net(x))
     averaged = AveragedModel(build_generator(cfg))  # an EMA in a checkpoint: "module." keys
-    state = {k: v for k, v in averaged.state_dict().items() if k != "module.chroma_gain"}
+    optional = ("module.chroma_gain", "module.flip_average")
+    state = {k: v for k, v in averaged.state_dict().items() if k not in optional}
     averaged.load_state_dict(state)
+
+
+def test_the_flip_average_decodes_the_mean_of_the_logits_and_its_mirror():
+    from kolorize.ab_bins import annealed_mean
+
+    torch.manual_seed(4)
+    cfg = GeneratorConfig(arch="resnet18_unet", width=8, depth=2, output="classes", hints=True)
+    net = build_generator(cfg).eval()
+    x = torch.rand(2, 4, 32, 32) * 2 - 1
+    with torch.no_grad():
+        net.classes.weight.normal_(0, 1)  # colours that differ across pixels
+        plain = net(x)
+        assert not torch.allclose(net(x.flip(-1)).flip(-1), plain, atol=1e-3)  # not symmetric
+        net.flip_average.fill_(1.0)
+        mirrored = net(x)
+        logits = (net(x, logits=True) + net(x.flip(-1), logits=True).flip(-1)) / 2
+        by_hand = annealed_mean(logits + net.logit_offset[:, None, None], net.temperature)
+        by_hand = torch.nn.functional.interpolate(by_hand, size=(32, 32), mode="bilinear")
+        torch.testing.assert_close(mirrored, by_hand)
+        torch.testing.assert_close(net(x.flip(-1)).flip(-1), mirrored)  # mirror-symmetric now

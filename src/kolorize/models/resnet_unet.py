@@ -11,10 +11,11 @@ Two options, both for the shipped colorizer:
 - `classes`: colour as classes (`kolorize.ab_bins`): a 1x1 conv on the decoder's half-size
   features gives logits over the ab classes, `forward` turns them into ab by the annealed mean
   at the `temperature` buffer, after adding the `logit_offset` buffer, its chroma raised by the
-  `chroma_gain` buffer (all three stored with the weights and chosen on validation photos:
-  `kolorize.ab_bins.unbalancing_offset`, `annealed_mean`), and upsamples it to the input's
-  size. `forward(x, logits=True)` gives the logits for training. Files written before
-  `chroma_gain` existed load with its default, 0 (`OPTIONAL_BUFFERS`).
+  `chroma_gain` buffer, the logits averaged with those of the mirrored input where the
+  `flip_average` buffer is 1 (all four stored with the weights and chosen on validation
+  photos: `kolorize.ab_bins.unbalancing_offset`, `annealed_mean`), and upsamples it to the
+  input's size. `forward(x, logits=True)` gives the logits for training. Files written before
+  `chroma_gain` or `flip_average` existed load with its default, 0 (`OPTIONAL_BUFFERS`).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ HINT_CHANNELS = 3  # hint a, hint b, mask
 DEFAULT_TEMPERATURE = 0.38  # Zhang et al. 2016's annealed-mean T
 # Decoding buffers a weights file or checkpoint may lack (written before they existed): the
 # network's own initial values stand in, which decode as such files always did.
-OPTIONAL_BUFFERS = ("chroma_gain",)
+OPTIONAL_BUFFERS = ("chroma_gain", "flip_average")
 
 
 def _default_optional_buffers(module: nn.Module, state: dict, prefix: str, *_: object) -> None:
@@ -152,6 +153,7 @@ class ResNetUNetGenerator(nn.Module):
             self.register_buffer("temperature", torch.tensor(DEFAULT_TEMPERATURE))
             self.register_buffer("logit_offset", torch.zeros(classes))
             self.register_buffer("chroma_gain", torch.tensor(0.0))
+            self.register_buffer("flip_average", torch.tensor(0.0))
             self.register_load_state_dict_pre_hook(_default_optional_buffers)
             init_pix2pix(self.classes)
         else:
@@ -164,15 +166,22 @@ class ResNetUNetGenerator(nn.Module):
     def forward(self, x: torch.Tensor, *, logits: bool = False) -> torch.Tensor:
         if x.shape[1] < self.in_channels:  # L alone: no hints
             x = F.pad(x, (0, 0, 0, 0, 0, self.in_channels - x.shape[1]))
-        features = self.encoder(x)
-        y = features[-1]
-        for block, skip in zip(self.decoder, reversed(features[:-1]), strict=True):
-            y = block(y, skip)
+        y = self._decoded(x)
         if not self.n_classes:
             return torch.tanh(self.out(self.head(y, x)))
         scores = self.classes(y)
         if logits:
             return scores
+        if self.flip_average:  # one value per file, so an exported graph keeps its branch
+            scores = (scores + self.classes(self._decoded(x.flip(-1))).flip(-1)) / 2
         offset = self.logit_offset[:, None, None]
         ab = annealed_mean(scores + offset, self.temperature, self.chroma_gain)
         return F.interpolate(ab, size=x.shape[-2:], mode="bilinear", align_corners=False)
+
+    def _decoded(self, x: torch.Tensor) -> torch.Tensor:
+        """The decoder's last (half-size) features of a full input."""
+        features = self.encoder(x)
+        y = features[-1]
+        for block, skip in zip(self.decoder, reversed(features[:-1]), strict=True):
+            y = block(y, skip)
+        return y
