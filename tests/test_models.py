@@ -138,3 +138,24 @@ def test_the_flip_average_decodes_the_mean_of_the_logits_and_its_mirror():
         by_hand = torch.nn.functional.interpolate(by_hand, size=(32, 32), mode="bilinear")
         torch.testing.assert_close(mirrored, by_hand)
         torch.testing.assert_close(net(x.flip(-1)).flip(-1), mirrored)  # mirror-symmetric now
+
+
+def test_the_same_weights_and_metadata_write_the_same_bytes(tmp_path):
+    import json
+
+    from safetensors import safe_open
+
+    from kolorize.models.files import read_generator_metadata, save_generator
+
+    cfg = GeneratorConfig(arch="resnet18_unet", width=8, depth=2, output="classes", hints=True)
+    net = build_generator(cfg)
+    meta = {f"key_{i}": {"value": i, "text": "é"} for i in range(12)}  # a hash map's worth
+    a = save_generator(tmp_path / "a.safetensors", net, cfg, image_size=40, **meta)
+    b = save_generator(tmp_path / "b.safetensors", net, cfg, image_size=40, **meta)
+    assert a.read_bytes() == b.read_bytes()  # so a shipped file's SHA-256 is reproducible
+    assert int.from_bytes(a.read_bytes()[:8], "little") % 8 == 0  # the tensors start aligned
+    with safe_open(str(a), "pt") as f:
+        assert json.loads(f.metadata()["key_3"]) == {"value": 3, "text": "é"}
+        for name, tensor in net.state_dict().items():
+            assert torch.equal(f.get_tensor(name), tensor)
+    assert read_generator_metadata(a)["image_size"] == 40

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from torch import nn
 
 from kolorize.atomic import atomic_write
@@ -44,9 +44,23 @@ def save_generator_tensors(
     path = Path(path)
     metadata = {"format": FORMAT, "generator": json.dumps(asdict(cfg))}
     metadata.update({k: json.dumps(v) for k, v in meta.items()})
+    blob = _sorted_header(save(tensors, metadata=metadata))
     with atomic_write(path) as tmp:
-        save_file(tensors, str(tmp), metadata=metadata)
+        tmp.write_bytes(blob)
     return path
+
+
+def _sorted_header(blob: bytes) -> bytes:
+    """A safetensors file with its header's keys sorted. safetensors writes the metadata in a
+    random order (a Rust hash map), so equal weights and metadata would give different bytes
+    and the shipped file's SHA-256 would change with every writing of it."""
+    n = int.from_bytes(blob[:8], "little")
+    header = json.loads(blob[8 : 8 + n])
+    header["__metadata__"] = dict(sorted(header.get("__metadata__", {}).items()))
+    text = json.dumps(dict(sorted(header.items())), separators=(",", ":"), ensure_ascii=False)
+    raw = text.encode()
+    raw += b" " * (-len(raw) % 8)  # the tensors' bytes start 8-aligned, as safetensors pads
+    return len(raw).to_bytes(8, "little") + raw + blob[8 + n :]
 
 
 def resolve_generator_file(path: str | Path) -> Path:
