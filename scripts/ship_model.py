@@ -79,8 +79,8 @@ def main() -> None:
         meta["largest_render_size"] = args.largest_render_size
     half = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in tensors.items()}
     shipped_from = Path(args.source).resolve().name
-    save_generator_tensors(DEFAULT_MODEL, half, cfg, **meta, shipped_from=shipped_from,
-                           note=args.note)  # fmt: skip
+    meta.update(shipped_from=shipped_from, note=args.note)  # a shipped file may be the source
+    save_generator_tensors(DEFAULT_MODEL, half, cfg, **meta)
     digest = hashlib.sha256(DEFAULT_MODEL.read_bytes()).hexdigest()
     text = FILES_PY.read_text()
     text, n = re.subn(

@@ -92,3 +92,9 @@ def test_its_training_record_adds_up():
     # at most (larger sizes measured worse when it was shipped)
     assert (meta["image_size"], meta["crop_min"], meta["render_size"]) == (96, 0.5, 128)
     assert meta["largest_render_size"] == 128
+
+
+def test_its_decoding_is_the_one_chosen_on_validation():
+    tensors, _, meta = read_generator(DEFAULT_MODEL)
+    chosen = {"temperature": 0.5, "chroma_gain": 1.0, "flip_average": 1.0}  # MODEL_CARD.md
+    assert {k: float(tensors[k]) for k in chosen} == chosen and meta["unbalance"] == 0.45

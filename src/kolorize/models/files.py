@@ -23,7 +23,7 @@ FORMAT = "kolorize-generator/1"
 # The colorizer that ships inside the package (MODEL_CARD.md), used when no model is named.
 DEFAULT_MODEL = Path(__file__).resolve().parent / "colorizer.safetensors"
 # written by scripts/ship_model.py, checked by the tests
-DEFAULT_MODEL_SHA256 = "12ca90c9575a8beab1e5fe0df0c3285f7d60515a501918bc52f09cbdb60c9bc5"
+DEFAULT_MODEL_SHA256 = "efc2c258790bfb272eab68c4c3c0a910927360ecf29320ae2664d3559545d760"
 # What names the shipped colorizer where a model is asked for (e.g. train.init_from: shipped,
 # so that each retraining of it continues the last).
 SHIPPED = "shipped"
