@@ -49,18 +49,18 @@ def main() -> None:
     parser.add_argument("--largest-render-size", type=int, help="the largest side allowed")
     args = parser.parse_args()
     tensors, cfg, meta = read_generator(args.source)
-    if args.temperature is not None:
+    decoding = {  # a classes model's decoding buffers (kolorize.models.resnet_unet)
+        "temperature": args.temperature,
+        "chroma_gain": args.chroma_gain,
+        "flip_average": args.flip_average,
+    }
+    for name, value in decoding.items():
+        if value is None:
+            continue
         if "temperature" not in tensors:
-            raise SystemExit(f"{args.source} is not a classes model: it has no temperature")
-        tensors["temperature"] = torch.tensor(args.temperature)
-    if args.chroma_gain is not None:
-        if "temperature" not in tensors:
-            raise SystemExit(f"{args.source} is not a classes model: it has no chroma gain")
-        tensors["chroma_gain"] = torch.tensor(args.chroma_gain)
-    if args.flip_average is not None:
-        if "temperature" not in tensors:
-            raise SystemExit(f"{args.source} is not a classes model: it has no flip average")
-        tensors["flip_average"] = torch.tensor(float(args.flip_average))
+            what = name.replace("_", " ")
+            raise SystemExit(f"{args.source} is not a classes model: it has no {what}")
+        tensors[name] = torch.tensor(float(value))
     if args.unbalance is not None:
         if "class_weights" not in meta:
             raise SystemExit(f"{args.source} records no class_weights to undo")

@@ -172,7 +172,9 @@ class ResNetUNetGenerator(nn.Module):
         scores = self.classes(y)
         if logits:
             return scores
-        if self.flip_average:  # one value per file, so an exported graph keeps its branch
+        # Read here, unlike the other buffers: only this decoding path does, whose colour goes
+        # to the host next anyway, and an exported graph keeps the file's branch.
+        if self.flip_average:
             scores = (scores + self.classes(self._decoded(x.flip(-1))).flip(-1)) / 2
         offset = self.logit_offset[:, None, None]
         ab = annealed_mean(scores + offset, self.temperature, self.chroma_gain)
