@@ -149,6 +149,33 @@ def test_the_training_precision_is_measured_and_kept_on_resume(tiny_dataset, tmp
     assert state["precision"] == trainer.precision
 
 
+@pytest.mark.parametrize("amx", [True, False])
+def test_a_deterministic_run_takes_its_precision_from_the_cpu_not_a_stopwatch(
+    tiny_dataset, tmp_path, monkeypatch, amx
+):
+    """Two deterministic runs on one machine must do the same arithmetic: a timing (or one kept
+    from an earlier, busier moment) would let the load of the machine pick bf16 or fp32."""
+    import json
+
+    import kolorize.device as device_module
+    from kolorize.device import machine_key
+    from kolorize.train import build
+
+    monkeypatch.setenv("KOLORIZE_CACHE", str(tmp_path))
+    monkeypatch.setattr(device_module, "has_bf16_matrix_units", lambda: amx)
+    monkeypatch.setattr(build, "_step_seconds", lambda *a: pytest.fail("measured"))
+    kept = "fp32" if amx else "bf16"  # the opposite of the flags' choice
+    workload = "train unet pretrain 32px"
+    (tmp_path / "precision.json").write_text(json.dumps({machine_key(workload): {"choice": kept}}))
+    overrides = {**TINY, "train.precision": "auto", "train.phase": "pretrain",
+                 "train.deterministic": True, "train.adaptive_threads": True}  # fmt: skip
+    trainer = Trainer(load_config(None, overrides), tiny_dataset, tmp_path / "r", log=_quiet)
+    assert trainer.precision == ("bf16" if amx else "fp32")
+    assert trainer.threads is None  # no thread count chosen by timing either
+    undetermined = load_config(None, {**overrides, "train.deterministic": False})
+    assert Trainer(undetermined, tiny_dataset, tmp_path / "s", log=_quiet).precision == kept
+
+
 def test_the_old_amp_key_still_reads():
     cfg = load_config(None, {})
     from kolorize.config import from_dict

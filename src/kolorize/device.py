@@ -99,13 +99,15 @@ def resolve_precision(
     *,
     workload: str,
     measure: Callable[[str], float] | None = None,
+    kept: bool = True,
     log: Callable[[str], None] = lambda _msg: None,
 ) -> str:
     """ "auto", "fp32" or "bf16" -> "fp32" or "bf16" for this device.
 
     On a CPU, "auto" calls `measure(precision)` (seconds for a representative piece of the
     workload) for both precisions, once per machine and workload; the choice is cached.
-    Without `measure`, a cached choice is taken, else `has_bf16_matrix_units` decides."""
+    Without `measure`, a cached choice is taken (unless `kept` is False), else
+    `has_bf16_matrix_units` decides."""
     if requested not in PRECISIONS:
         raise KolorizeError(f"precision must be one of {', '.join(PRECISIONS)}; got {requested!r}")
     if requested != "auto":
@@ -114,7 +116,7 @@ def resolve_precision(
         return "bf16"
     key = machine_key(workload)
     path = cache_dir() / "precision.json"
-    known = _read_json(path)
+    known = _read_json(path) if kept else {}
     entry = known.get(key)
     if isinstance(entry, dict) and entry.get("choice") in ("fp32", "bf16"):
         return str(entry["choice"])

@@ -112,14 +112,18 @@ def choose_precision(
     log: Callable[[str], None],
 ) -> str:
     """train.precision for this device; with `auto`, a resumed run keeps the precision it
-    started with (`resumed`), whatever a new measurement would say."""
+    started with (`resumed`), whatever a new measurement would say. A deterministic run does
+    not measure: a stopwatch (and what an earlier one kept) must not decide its arithmetic, so
+    `auto` follows the CPU's flags."""
     t = cfg.train
     if resumed and t.precision == "auto":
         return resumed
+    measure = functools.partial(_step_seconds, G, D, image_size, min(4, t.batch_size), device)
     return resolve_precision(
         t.precision,
         device,
-        measure=functools.partial(_step_seconds, G, D, image_size, min(4, t.batch_size), device),
+        measure=None if t.deterministic else measure,
+        kept=not t.deterministic,
         workload=f"train {cfg.generator.arch} {t.phase} {image_size}px",
         log=log,
     )

@@ -150,9 +150,11 @@ class Trainer:
             else self.phase_step
         )
         self.logs = RunLog(self.run_dir, enabled=self.dist.is_main)
-        self.threads = (
+        self.threads = (  # a deterministic run keeps its thread count: it orders the sums
             ThreadTuner(log=self.log)
-            if cfg.train.adaptive_threads and self.device.type == "cpu"
+            if cfg.train.adaptive_threads
+            and self.device.type == "cpu"
+            and not cfg.train.deterministic
             else None
         )
 
