@@ -4,7 +4,7 @@ image and the mean-colour tint (`kolorize.evaluate.yardsticks`).
     .venv/bin/python scripts/judge_colorizer.py PHOTOS... [--model M ...] [--out judge.json]
         [--render-size N,...] [--temperature T,...] [--unbalance B,...] [--chroma-gain G,...]
         [--flip-average F,...]
-        [--hints K,...] [--tint A,B] [--sheet sheet.jpg]
+        [--hints K,...] [--tint A,B] [--old-photo SEED] [--sheet sheet.jpg]
 
 PHOTOS are folders, image files, or `.txt` lists of paths (relative to the list's
 `--root`, by default ../shared/data beside the checkout), e.g. splits/heldout_photos.txt.
@@ -20,13 +20,19 @@ B1,B2,...` with each share of its rebalancing undone (`kolorize.ab_bins.unbalanc
 with the mirrored photo's (a row for each combination);
 `--hints K1,K2,...` also scores hint-capable models given K hints taken from the truth (the
 photo's mean colour over each hint's square, at seeded random points; a row per K);
-`--sheet` draws photos spread over the list as gray | tint | each row | original.
+`--old-photo SEED` colorizes every photo's gray version made an old print first (the
+training augmentation `kolorize.data.old_photos`, its parameters drawn from (SEED, the photo's
+index), blur scaled to the photo's size) and scores the predicted colour on the photo's own,
+clean L, so only the colour is judged: a yardstick of robustness to old prints;
+`--sheet` draws photos spread over the list as gray (the old print with --old-photo) | tint |
+each row | original.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -34,8 +40,9 @@ import torch
 from PIL import Image
 
 from kolorize.ab_bins import unbalancing_offset
-from kolorize.color import AB_SCALE
+from kolorize.color import AB_SCALE, model_space_to_rgb, to_uint8, uint8_to_model_lightness_numpy
 from kolorize.data.images import load_rgb
+from kolorize.data.old_photos import degrade_lightness, draw_old_photo
 from kolorize.evaluate.colorfulness import colorfulness
 from kolorize.evaluate.metrics import psnr_per_image
 from kolorize.evaluate.yardsticks import SECTORS, HueTally
@@ -76,6 +83,24 @@ def truth_hints(truth: np.ndarray, k: int, *, seed: int) -> list[Hint]:
         colour = tuple(int(v) for v in patch.reshape(-1, 3).mean(0).round())
         hints.append(Hint(float(x), float(y), colour))
     return hints
+
+
+def old_print(truth: np.ndarray, seed: int, index: int) -> np.ndarray:
+    """A photo's gray version made an old print, (H, W, 3) uint8: parameters from (seed,
+    index), always on, the blur sigma scaled from a 128 px side to the photo's short side."""
+    params = draw_old_photo(np.random.default_rng([seed, index]), 1, 1.0)
+    params[:, 3] *= min(truth.shape[:2]) / 128
+    taps = 2 * math.ceil(2.5 * float(params[0, 3])) + 1  # 2.5 sigma either side, as trained
+    L = torch.from_numpy(uint8_to_model_lightness_numpy(truth))[None, None]
+    L = degrade_lightness(L, torch.from_numpy(params), taps)
+    gray = model_space_to_rgb(L, torch.zeros(1, 2, *L.shape[-2:]))
+    return to_uint8(gray)[0].permute(1, 2, 0).numpy()
+
+
+def colour_on_truth(c: Colorizer, gray: np.ndarray, truth: np.ndarray, hints) -> np.ndarray:
+    """The colour `c` predicts for `gray`, put on the truth's own L (not the gray's)."""
+    _, ab = c.predict([Image.fromarray(gray)], hints=[hints])
+    return recombine(truth, ab[0])
 
 
 class Decoding:
@@ -154,6 +179,14 @@ def main() -> None:
     parser.add_argument("--flip-average", help="0, 1 or 0,1: classes models' mirrored average")
     parser.add_argument("--tint", help="A,B: the tint's ab (default: the model's mean_ab)")
     parser.add_argument("--hints", help="K1,K2,...: hint counts for hint-capable models")
+    parser.add_argument(
+        "--old-photo",
+        type=int,
+        metavar="SEED",
+        help="colorize each photo's gray made an old print (faded, toned, soft, grainy; "
+        "seeded by SEED and the photo's index) and score the predicted colour on the photo's "
+        "own clean L",
+    )
     parser.add_argument("--out", type=Path)
     parser.add_argument("--sheet", type=Path)
     parser.add_argument("--sheet-photos", type=int, default=8)
@@ -208,19 +241,25 @@ def main() -> None:
         outs = [recombine(truth_np, None), recombine(truth_np, tint_map)]
         gray.add(outs[0], truth)
         tinted.add(outs[1], truth)
+        old = None if args.old_photo is None else old_print(truth_np, args.old_photo, i)
         for key, (c, d, k) in colorizers.items():
             if d is not None:
                 d.apply()
-            out = np.asarray(c.colorize(photo, hints=truth_hints(truth_np, k, seed=i)))
+            hints = truth_hints(truth_np, k, seed=i)
+            if old is None:
+                out = np.asarray(c.colorize(photo, hints=hints))
+            else:
+                out = colour_on_truth(c, old, truth_np, hints)
             rows[key].add(out, truth)
             outs.append(out)
         if args.sheet and i % max(1, len(paths) // args.sheet_photos) == 0:
-            sheet_rows.append([*outs, truth_np])
+            sheet_rows.append([outs[0] if old is None else old, *outs[1:], truth_np])
     result = {
         "photos": len(paths),
         "render_sizes": sizes,
         "temperatures": temperatures,
         "tint_ab": list(tint),
+        "old_photo": args.old_photo,
         "truth_colorfulness": None,
         "rows": {
             "gray": gray.summary(None, None),

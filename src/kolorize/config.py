@@ -72,6 +72,7 @@ class TrainConfig:
     hint_free_share: float = 0.25  # generator.hints: share of the images trained without hints
     # generator.hints: share of the hinted images with an object recoloured (kolorize.hints)
     hint_recolour_share: float = 0.0
+    old_photo_share: float = 0.0  # share of the images whose input L looks like an old print
     gp_weight: float = 10.0  # wgan-gp only
     lr_decay_epochs: int = 0  # linear decay to zero over the last N epochs (0: constant lr)
     init_from: str | None = None  # run dir, .safetensors or "shipped": the G this run starts from
@@ -315,6 +316,7 @@ TRAIN_RANGES: dict[str, Range] = {
     "hint_p": Range(0, 1, low_open=True),
     "hint_free_share": Range(0, 1),
     "hint_recolour_share": Range(0, 1),
+    "old_photo_share": Range(0, 1),
     "gp_weight": Range(0, 1_000_000),
     "lr_decay_epochs": Range(0, 1_000_000),
     "seed": Range(0, 2**32 - 1),  # numpy's seeds

@@ -3,15 +3,16 @@
 nothing, or, for CPU training, already converted to the model's Lab space inside the loader
 (so DataLoader workers do it in parallel). `kolorize.color.batch_to_model_space` takes both.
 
-Randomness is a pure function of (seed, epoch): the order, flips, crop boxes, hint patches
-and recolours of an epoch are drawn up front, so a run resumed mid-epoch sees exactly the
-batches it would have seen, and each distributed rank takes its own strided share of the same
-permutation.
+Randomness is a pure function of (seed, epoch): the order, flips, crop boxes, hint patches,
+recolours and old prints of an epoch are drawn up front, so a run resumed mid-epoch sees
+exactly the batches it would have seen, and each distributed rank takes its own strided share
+of the same permutation.
 
 What the loop hands the step is a `Batch`: a `HostBatch` of pixels or, for a split held on the
 device, a `DeviceBatch` of rows into it with their flips; either with the crop boxes, hint
-patches and recolours the step applies (`kolorize.data.crops`, `kolorize.hints`). Each knows
-its length and how it becomes the model's L and ab, so the step never asks which it has.
+patches, recolours and old prints the step applies (`kolorize.data.crops`, `kolorize.hints`,
+`kolorize.data.old_photos`). Each knows its length and how it becomes the model's L and ab,
+so the step never asks which it has.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from torch.utils.data import Dataset, Sampler
 from kolorize.color import batch_to_model_space, rgb_to_model_space, uint8_to_model_space_numpy
 from kolorize.data.cache import ImageCache
 from kolorize.data.crops import draw_crop_boxes, whole_image_boxes
+from kolorize.data.old_photos import draw_old_photo
 from kolorize.hints import draw_hint_patches, draw_recolours
 
 
@@ -37,7 +39,9 @@ class Augmentation:
     """How training batches vary beyond flips. `size`: the side the step trains at (the
     cache's, unless resized); `crop_min` < 1: random resized crops (`kolorize.data.crops`);
     `hints`: hint patches for a hint-capable generator, and for a share `hint_recolour_share`
-    of the hinted images an object recoloured (`kolorize.hints`)."""
+    of the hinted images an object recoloured (`kolorize.hints`); for a share
+    `old_photo_share` of the images, the generator's L made an old print
+    (`kolorize.data.old_photos`)."""
 
     size: int
     resize: bool = False  # resample whole images to `size` (implied by crop_min < 1)
@@ -46,9 +50,11 @@ class Augmentation:
     hint_p: float = 0.125
     hint_free_share: float = 0.25
     hint_recolour_share: float = 0.0
+    old_photo_share: float = 0.0
 
     def draw(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray | None, ...]:
-        """(boxes, hint patches, recolours) for n images, each None when not used."""
+        """(boxes, hint patches, recolours, old prints) for n images, each None when not used;
+        the old prints are drawn last, so a run without them draws what it drew before."""
         boxes = None
         if self.crop_min < 1:
             boxes = draw_crop_boxes(rng, n, self.crop_min)
@@ -62,7 +68,10 @@ class Augmentation:
         recolours = None
         if hints is not None and self.hint_recolour_share > 0:
             recolours = draw_recolours(rng, hints, self.hint_recolour_share)
-        return boxes, hints, recolours
+        old_photos = None
+        if self.old_photo_share > 0:
+            old_photos = draw_old_photo(rng, n, self.old_photo_share)
+        return boxes, hints, recolours, old_photos
 
 
 @dataclass(frozen=True)
@@ -72,17 +81,20 @@ class BatchSpec:
     boxes: np.ndarray | None = None  # (B, 4) crop boxes (kolorize.data.crops)
     hints: np.ndarray | None = None  # (B, K, 3) hint patches (kolorize.hints)
     recolours: np.ndarray | None = None  # (B, 3) recoloured objects (kolorize.hints)
+    old_photos: np.ndarray | None = None  # (B, 6) old-print parameters (data.old_photos)
 
 
 class Batch(ABC):
     """One training batch as the step takes it, host or device: how many images it holds,
-    how it becomes the model's L and ab (`model_space`), and the crop boxes, hint patches and
-    recolours the step applies when the run crops or trains hints. Its per-batch tensors can
-    be moved, cloned and copied into (what a captured CUDA graph's input buffers need)."""
+    how it becomes the model's L and ab (`model_space`), and the crop boxes, hint patches,
+    recolours and old prints the step applies when the run crops, trains hints or degrades.
+    Its per-batch tensors can be moved, cloned and copied into (what a captured CUDA graph's
+    input buffers need)."""
 
     boxes: torch.Tensor | None
     hints: torch.Tensor | None
     recolours: torch.Tensor | None
+    old_photos: torch.Tensor | None
 
     @abstractmethod
     def __len__(self) -> int: ...
@@ -124,6 +136,7 @@ class HostBatch(Batch):
     boxes: torch.Tensor | None = None
     hints: torch.Tensor | None = None
     recolours: torch.Tensor | None = None
+    old_photos: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.pixels)
@@ -143,6 +156,7 @@ class DeviceBatch(Batch):
     boxes: torch.Tensor | None = None
     hints: torch.Tensor | None = None
     recolours: torch.Tensor | None = None
+    old_photos: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -179,13 +193,13 @@ class EpochBatchSampler(Sampler[BatchSpec]):
         self.epoch, self.skip = epoch, skip_batches
 
     def _rank_share(self) -> tuple[np.ndarray, ...]:
-        """(rows, flips, boxes, hints, recolours) of this rank's share of the epoch, in order;
-        all but the rows and flips are drawn per position in the epoch, so they do not depend
-        on the row."""
+        """(rows, flips, boxes, hints, recolours, old prints) of this rank's share of the
+        epoch, in order; all but the rows and flips are drawn per position in the epoch, so
+        they do not depend on the row."""
         rng = np.random.default_rng([self.seed, self.epoch])
         order = rng.permutation(self.n) if self.shuffle else np.arange(self.n)
         flips = rng.random(self.n) < 0.5 if self.flip else np.zeros(self.n, dtype=bool)
-        drawn: tuple[np.ndarray | None, ...] = (None, None, None)
+        drawn: tuple[np.ndarray | None, ...] = (None,) * (len(_SPEC_FIELDS) - 2)
         if self.augmentation is not None:
             drawn = self.augmentation.draw(rng, self.n)
         # Every rank gets the same number of rows (pad by wrapping), as DistributedSampler does.
@@ -265,7 +279,7 @@ class BatchLoader:
         return len(self.sampler)
 
     def _load(self, spec: BatchSpec) -> Batch:
-        drawn = _drawn_tensors(spec.boxes, spec.hints, spec.recolours)
+        drawn = _drawn_tensors(*(getattr(spec, name) for name in _SPEC_FIELDS[2:]))
         batch = HostBatch(self.dataset[spec], **drawn)
         return batch.pinned() if self.pin_memory else batch
 
@@ -332,7 +346,7 @@ class DeviceBatches:
     two small index tensors, gathered, flipped and converted to Lab on the device (inside the
     captured step on CUDA). Same sampler, so the same order and flips as the host loader.
 
-    Yields `DeviceBatch`es (rows, flips, and boxes and hints when drawn). A whole epoch's
+    Yields `DeviceBatch`es (rows, flips, and the augmentation drawn). A whole epoch's
     draws travel to the device in one copy, not one per step.
     """
 
@@ -358,7 +372,7 @@ class DeviceBatches:
             return
         if len({len(s.indices) for s in specs}) > 1:  # a short last batch: one copy per batch
             for s in specs:
-                yield self._batch(s.indices, s.flips, s.boxes, s.hints, s.recolours).to(self.device)
+                yield self._batch(*(getattr(s, name) for name in _SPEC_FIELDS)).to(self.device)
             return
         stacked = self._batch(
             *(_stack([getattr(s, name) for s in specs]) for name in _SPEC_FIELDS)
@@ -374,23 +388,27 @@ class DeviceBatches:
         boxes: np.ndarray | None,
         hints: np.ndarray | None,
         recolours: np.ndarray | None,
+        old_photos: np.ndarray | None,
     ) -> DeviceBatch:
         return DeviceBatch(
             torch.from_numpy(rows.astype(np.int64)),
             torch.from_numpy(flips.astype(bool)),
             self.images,
-            **_drawn_tensors(boxes, hints, recolours),
+            **_drawn_tensors(boxes, hints, recolours, old_photos),
         )
 
 
-_SPEC_FIELDS = ("indices", "flips", "boxes", "hints", "recolours")
+_SPEC_FIELDS = ("indices", "flips", "boxes", "hints", "recolours", "old_photos")
 
 
 def _drawn_tensors(
-    boxes: np.ndarray | None, hints: np.ndarray | None, recolours: np.ndarray | None
+    boxes: np.ndarray | None,
+    hints: np.ndarray | None,
+    recolours: np.ndarray | None,
+    old_photos: np.ndarray | None,
 ) -> dict[str, torch.Tensor | None]:
     """A batch's drawn augmentation as the keyword arguments of its tensors."""
-    drawn = {"boxes": boxes, "hints": hints, "recolours": recolours}
+    drawn = {"boxes": boxes, "hints": hints, "recolours": recolours, "old_photos": old_photos}
     return {k: None if v is None else torch.from_numpy(v) for k, v in drawn.items()}
 
 

@@ -216,6 +216,7 @@ def augmentation(cfg: RunConfig, data: ImageCache) -> Augmentation:
         hint_p=t.hint_p,
         hint_free_share=t.hint_free_share,
         hint_recolour_share=t.hint_recolour_share,
+        old_photo_share=t.old_photo_share,
     )
 
 

@@ -45,6 +45,7 @@ def stage(
         "output": g.output,
         "hints": g.hints,
         "hint_recolour_share": t.hint_recolour_share if g.hints else None,
+        "old_photo_share": t.old_photo_share,
         "gan_loss": t.gan_loss if t.phase == "gan" else None,
         "crop_min": t.crop_min,
         "ema": t.ema,

@@ -27,6 +27,7 @@ from kolorize import losses
 from kolorize.config import TrainConfig
 from kolorize.data.crops import crop_resize
 from kolorize.data.loader import Batch
+from kolorize.data.old_photos import degrade_lightness
 from kolorize.device import autocast
 from kolorize.errors import KolorizeError
 from kolorize.hints import recolour_objects, true_colour_hints
@@ -123,7 +124,8 @@ class TrainingStep(ABC):
         """(the generator's input, L, ab) for a batch, in the step's memory layout: L in the
         model's space, cropped and resampled to the training size where the batch says, with
         the hint channels after it when the batch has hint patches (drawn from the ab with its
-        recoloured objects, which are then the target too)."""
+        recoloured objects, which are then the target too); the generator's L alone made an
+        old print where the batch says (L and ab stay clean)."""
         L, ab = batch.model_space(self.settings.device)
         if batch.boxes is not None:
             lab = crop_resize(torch.cat([L, ab], 1), batch.boxes, self.settings.image_size)
@@ -133,6 +135,8 @@ class TrainingStep(ABC):
             if batch.recolours is not None:
                 ab = recolour_objects(L, ab, batch.hints, batch.recolours).to(ab.dtype)
             x = torch.cat([L, true_colour_hints(batch.hints, ab)], 1)
+        if batch.old_photos is not None:
+            x = torch.cat([degrade_lightness(L, batch.old_photos), x[:, 1:]], 1)
         return self._in_layout(x), self._in_layout(L), self._in_layout(ab)
 
     def _in_layout(self, t: torch.Tensor) -> torch.Tensor:
